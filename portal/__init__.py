@@ -1,0 +1,164 @@
+"""Moldir: the portal (the only package that knows about HTTP)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, g, render_template, request, session
+from flask_babel import format_datetime
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from portal import config as settings
+from portal.extensions import babel, csrf, db, login_manager, migrate
+from portal.services import NotVisible
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: settings from the environment, then `config` on top (tests)."""
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(settings.from_environment(Path(app.instance_path)))
+    if config:
+        app.config.from_mapping(config)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def select_locale() -> str:
+    languages = ("ru", "kk", "en")
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return current_user.locale
+    return "ru"
+
+
+def register_extensions(app: Flask) -> None:
+    from portal import queueing
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    queueing.init_app(app)
+
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please log in to see this page.")
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from portal.models import User
+
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from sqlalchemy import event
+
+        with app.app_context():
+
+            @event.listens_for(db.engine, "connect")
+            def _sqlite_pragmas(dbapi_connection, _record):
+                # Web, worker and scheduler share one file: WAL plus a busy wait.
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=5000")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from portal.applicant.routes import bp as applicant_bp
+    from portal.auth.routes import bp as auth_bp
+    from portal.public.routes import bp as public_bp
+    from portal.staff.routes import bp as staff_bp
+    from portal.supervisor.routes import bp as supervisor_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(applicant_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(supervisor_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from flask_babel import gettext as _
+
+    def page(status: int, title: str, message: str):
+        return render_template("error.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(NotVisible)
+    @app.errorhandler(404)
+    def not_found(_error):
+        return page(404, _("Not found"), _("There is nothing here, or it is not yours to see."))
+
+    @app.errorhandler(403)
+    def forbidden(_error):
+        return page(403, _("Not allowed"), _("Your account may not open this page."))
+
+    @app.errorhandler(405)
+    def method_not_allowed(_error):
+        return page(405, _("Not allowed"), _("This address does not accept that kind of request."))
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        return page(413, _("Too large"), _("The files sent together are too large."))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error):
+        return page(400, _("Form expired"), _("The form was stale or incomplete. Please try again."))
+
+    @app.errorhandler(400)
+    def bad_request(_error):
+        return page(400, _("Bad request"), _("The request could not be understood."))
+
+    @app.errorhandler(500)
+    def server_error(_error):
+        db.session.rollback()
+        return page(500, _("Something went wrong"), _("We have been told. Please try again later."))
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal import lifecycle, timefmt
+
+    @app.context_processor
+    def inject():
+        return {
+            "current_lang": select_locale(),
+            "languages": (("ru", "Русский"), ("kk", "Қазақша"), ("en", "English")),
+            "state_label": lifecycle.state_label,
+            "action_label": lambda a: str(lifecycle.ACTION_LABELS.get(a, a)),
+        }
+
+    @app.template_filter("localdt")
+    def localdt(value, fmt="medium"):
+        if value is None:
+            return "—"
+        return format_datetime(value, fmt)
+
+    app.add_template_filter(timefmt.time_left, "time_left")
+    app.add_template_filter(timefmt.event_text, "event_text")
+    app.add_template_filter(timefmt.sla_label, "sla_label")
+
+    @app.before_request
+    def _remember_path():
+        g.path = request.path
+
+
+def register_commands(app: Flask) -> None:
+    from portal.seed import seed_command
+
+    app.cli.add_command(seed_command)

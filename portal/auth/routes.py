@@ -1,0 +1,72 @@
+"""Registering, logging in and out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from portal.auth.forms import LoginForm, RegisterForm
+from portal.public.routes import safe_next
+from portal.services import ServiceError, accounts
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+
+def _start_session(user) -> None:
+    # A fresh session on login: nothing from before carries over but the language.
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    login_user(user)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("public.home"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_applicant(
+                email=form.email.data,
+                password=form.password.data,
+                full_name=form.full_name.data,
+                kind=form.kind.data,
+                identifier=form.identifier.data,
+                company_name=form.company_name.data,
+                locale=session.get("lang", "ru"),
+            )
+        except ServiceError as error:
+            getattr(form, error.field or "email").errors.append(str(error.message))
+        else:
+            _start_session(user)
+            flash(_("Welcome! Your account is ready."), "success")
+            return redirect(url_for("public.catalogue"))
+    return render_template("auth/register.html", form=form), 200 if request.method == "GET" or not form.errors else 422
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("public.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors.append(_("Wrong email or password."))
+        else:
+            _start_session(user)
+            return redirect(safe_next(request.args.get("next"), url_for("public.home")))
+    status = 422 if form.errors else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("public.home"))

@@ -1,0 +1,134 @@
+"""The request lifecycle as one table of allowed transitions.
+
+Every transition writes its event in the same transaction; a move that is not in the
+table is refused and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+from portal.extensions import db
+from portal.models import Event, Role, ServiceRequest, State
+from sla import clock
+
+APPLICANT = frozenset({Role.APPLICANT})
+CASEWORKER = frozenset({Role.STAFF, Role.HEAD})
+SYSTEM = frozenset()  # taken by jobs, never by a person
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: frozenset[State]
+    target: State
+    actors: frozenset[Role]
+
+
+def _t(action, sources, target, actors):
+    return Transition(action, frozenset(sources), target, actors)
+
+
+S = State
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        _t("accept_documents", {S.SUBMITTED}, S.IN_REVIEW, CASEWORKER),
+        _t("request_documents", {S.SUBMITTED, S.IN_REVIEW}, S.AWAITING_DOCUMENTS, CASEWORKER),
+        _t("provide_documents", {S.AWAITING_DOCUMENTS}, S.IN_REVIEW, APPLICANT),
+        _t("send_to_approval", {S.IN_REVIEW}, S.IN_APPROVAL, CASEWORKER),
+        _t("return_to_review", {S.IN_APPROVAL}, S.IN_REVIEW, CASEWORKER),
+        _t("approve", {S.IN_APPROVAL}, S.APPROVED, CASEWORKER),
+        _t("reject", {S.SUBMITTED, S.IN_REVIEW, S.IN_APPROVAL}, S.REJECTED, CASEWORKER),
+        _t(
+            "withdraw",
+            {S.SUBMITTED, S.IN_REVIEW, S.AWAITING_DOCUMENTS, S.IN_APPROVAL},
+            S.WITHDRAWN,
+            APPLICANT,
+        ),
+        _t("refuse_incomplete", {S.AWAITING_DOCUMENTS}, S.REFUSED_INCOMPLETE, SYSTEM),
+    )
+}
+
+# Actions a caseworker picks from the request page, in the order shown.
+STAFF_ACTIONS = ("accept_documents", "request_documents", "send_to_approval", "approve", "reject")
+
+
+class TransitionRefused(Exception):
+    """An action that the lifecycle does not allow from where the request stands."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+def is_allowed(request: ServiceRequest, action: str) -> bool:
+    transition = TRANSITIONS.get(action)
+    return transition is not None and request.state in transition.sources
+
+
+def record(request: ServiceRequest, kind: str, actor=None, payload=None, from_state=None,
+           to_state=None) -> Event:
+    """Append an event for `request` to the current transaction."""
+    at = clock.now()
+    event = Event(
+        request=request,
+        actor=actor,
+        kind=kind,
+        from_state=from_state,
+        to_state=to_state,
+        payload=payload or {},
+        created_at=at,
+    )
+    db.session.add(event)
+    request.updated_at = at
+    return event
+
+
+def apply(request: ServiceRequest, action: str, actor=None, payload=None) -> Event:
+    """Move `request` by `action`, writing the event; raises TransitionRefused otherwise."""
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        raise TransitionRefused(_l("Unknown action."))
+    if request.state not in transition.sources:
+        raise TransitionRefused(
+            _l(
+                "This action is not possible while the request is %(state)s.",
+                state=state_label(request.state),
+            )
+        )
+    if actor is None and transition.actors:
+        raise TransitionRefused(_l("This action needs a person to take it."))
+    if actor is not None and actor.role not in transition.actors:
+        raise TransitionRefused(_l("You may not take this action."))
+    from_state = request.state
+    request.state = transition.target
+    return record(request, action, actor, payload, from_state, transition.target)
+
+
+STATE_LABELS = {
+    S.SUBMITTED: _l("submitted"),
+    S.IN_REVIEW: _l("in review"),
+    S.AWAITING_DOCUMENTS: _l("awaiting documents"),
+    S.IN_APPROVAL: _l("in approval"),
+    S.APPROVED: _l("approved"),
+    S.REJECTED: _l("rejected"),
+    S.WITHDRAWN: _l("withdrawn"),
+    S.REFUSED_INCOMPLETE: _l("refused as incomplete"),
+}
+
+ACTION_LABELS = {
+    "accept_documents": _l("Accept documents"),
+    "request_documents": _l("Ask for missing documents"),
+    "send_to_approval": _l("Send to approval"),
+    "return_to_review": _l("Return to review"),
+    "approve": _l("Approve"),
+    "reject": _l("Reject"),
+    "withdraw": _l("Withdraw"),
+}
+
+
+def state_label(state: str) -> str:
+    return str(STATE_LABELS.get(state, state))

@@ -1,0 +1,348 @@
+"""The data: who, what service, which request, what happened to it.
+
+Models describe data and invariants; services own transactions.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask_babel import get_locale
+from flask_login import UserMixin
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from portal.extensions import db
+from sla import clock
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware datetimes in and out, stored as UTC (SQLite keeps no zone of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _now() -> datetime:
+    return clock.now()
+
+
+class Role(enum.StrEnum):
+    APPLICANT = "applicant"
+    STAFF = "staff"
+    HEAD = "head"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class State(enum.StrEnum):
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    AWAITING_DOCUMENTS = "awaiting_documents"
+    IN_APPROVAL = "in_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    REFUSED_INCOMPLETE = "refused_incomplete"
+
+
+FINAL_STATES = frozenset(
+    {State.APPROVED, State.REJECTED, State.WITHDRAWN, State.REFUSED_INCOMPLETE}
+)
+OPEN_STATES = frozenset(State) - FINAL_STATES
+
+
+class WaitingPolicy(enum.StrEnum):
+    PAUSE = "pause"
+    RUN = "run"
+    RESTART = "restart"
+
+
+class SlaState(enum.StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    PAUSED = "paused"
+    BREACHED = "breached"
+    MET = "met"
+    MISSED = "missed"
+
+
+class Localized:
+    """Columns `<name>_ru`, `<name>_kk`, `<name>_en`, read in the current language."""
+
+    def localized(self, name: str) -> str:
+        try:
+            lang = str(get_locale() or "ru")
+        except RuntimeError:  # outside a request (jobs, CLI)
+            lang = "ru"
+        value = getattr(self, f"{name}_{lang}", None)
+        return value or getattr(self, f"{name}_ru")
+
+    def in_language(self, name: str, lang: str) -> str:
+        return getattr(self, f"{name}_{lang}", None) or getattr(self, f"{name}_ru")
+
+
+class Department(Localized, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    name_ru: Mapped[str] = mapped_column(sa.String(200))
+    name_kk: Mapped[str] = mapped_column(sa.String(200))
+    name_en: Mapped[str] = mapped_column(sa.String(200))
+
+    services: Mapped[list[Service]] = relationship(back_populates="department")
+
+    @property
+    def name(self) -> str:
+        return self.localized("name")
+
+
+class Business(db.Model):
+    """The party an applicant acts for: a company (BIN) or the citizen themself (IIN)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(10))  # "company" | "citizen"
+    identifier: Mapped[str] = mapped_column(sa.String(12), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+    __table_args__ = (sa.CheckConstraint("kind in ('company', 'citizen')", name="kind"),)
+
+
+class User(UserMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    full_name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(20), default=Role.APPLICANT)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
+    business_id: Mapped[int | None] = mapped_column(sa.ForeignKey("business.id"))
+    locale: Mapped[str] = mapped_column(sa.String(5), default="ru")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    # Ties in assignment go to whoever was given work least recently.
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    department: Mapped[Department | None] = relationship()
+    business: Mapped[Business | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "role in ('applicant', 'staff', 'head', 'supervisor', 'admin')", name="role"
+        ),
+    )
+
+    @property
+    def is_active(self) -> bool:  # flask-login refuses inactive accounts
+        return self.active
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.STAFF, Role.HEAD)
+
+
+class DocumentType(Localized, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name_ru: Mapped[str] = mapped_column(sa.String(200))
+    name_kk: Mapped[str] = mapped_column(sa.String(200))
+    name_en: Mapped[str] = mapped_column(sa.String(200))
+
+    @property
+    def name(self) -> str:
+        return self.localized("name")
+
+
+service_document = sa.Table(
+    "service_document",
+    db.metadata,
+    sa.Column("service_id", sa.ForeignKey("service.id"), primary_key=True),
+    sa.Column("document_type_id", sa.ForeignKey("document_type.id"), primary_key=True),
+)
+
+
+class Service(Localized, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"), index=True)
+    title_ru: Mapped[str] = mapped_column(sa.String(200))
+    title_kk: Mapped[str] = mapped_column(sa.String(200))
+    title_en: Mapped[str] = mapped_column(sa.String(200))
+    description_ru: Mapped[str] = mapped_column(sa.Text)
+    description_kk: Mapped[str] = mapped_column(sa.Text)
+    description_en: Mapped[str] = mapped_column(sa.Text)
+    target_days: Mapped[int] = mapped_column()
+    waiting_policy: Mapped[str] = mapped_column(sa.String(10), default=WaitingPolicy.PAUSE)
+    at_risk_ratio: Mapped[float] = mapped_column(default=0.75)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    department: Mapped[Department] = relationship(back_populates="services")
+    required_documents: Mapped[list[DocumentType]] = relationship(
+        secondary=service_document, order_by=DocumentType.id
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("target_days between 0 and 365", name="target_days"),
+        sa.CheckConstraint("waiting_policy in ('pause', 'run', 'restart')", name="policy"),
+    )
+
+    @property
+    def title(self) -> str:
+        return self.localized("title")
+
+    @property
+    def description(self) -> str:
+        return self.localized("description")
+
+
+class ServiceRequest(db.Model):
+    """One application by one applicant for one service; its state moves by events."""
+
+    __tablename__ = "service_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    service_id: Mapped[int] = mapped_column(sa.ForeignKey("service.id"))
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"))
+    applicant_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    business_id: Mapped[int | None] = mapped_column(sa.ForeignKey("business.id"))
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    description: Mapped[str] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(24), default=State.SUBMITTED)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # The SLA clock (see sla/): the deadline, where the clock stands, and when to look again.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_state: Mapped[str] = mapped_column(sa.String(12), default=SlaState.ON_TRACK)
+    paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_working_seconds: Mapped[int] = mapped_column(default=0)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    service: Mapped[Service] = relationship()
+    department: Mapped[Department] = relationship()
+    applicant: Mapped[User] = relationship(foreign_keys=[applicant_id])
+    business: Mapped[Business | None] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="request", order_by="Document.id"
+    )
+    document_requests: Mapped[list[DocumentRequest]] = relationship(
+        back_populates="request", order_by="DocumentRequest.id"
+    )
+    events: Mapped[list[Event]] = relationship(
+        back_populates="request", order_by="Event.id", viewonly=True
+    )
+
+    __table_args__ = (
+        sa.Index("ix_service_request_assignee_state", "assignee_id", "state"),
+        sa.Index("ix_service_request_department_state", "department_id", "state"),
+        sa.Index("ix_service_request_next_check_at", "next_check_at"),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def open_document_request(self) -> DocumentRequest | None:
+        for document_request in self.document_requests:
+            if document_request.state == "open":
+                return document_request
+        return None
+
+
+class Document(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_request.id"), index=True)
+    document_type_id: Mapped[int] = mapped_column(sa.ForeignKey("document_type.id"))
+    document_request_id: Mapped[int | None] = mapped_column(sa.ForeignKey("document_request.id"))
+    original_name: Mapped[str] = mapped_column(sa.String(255))
+    stored_name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="documents")
+    document_type: Mapped[DocumentType] = relationship()
+    document_request: Mapped[DocumentRequest | None] = relationship()
+
+
+class DocumentRequest(db.Model):
+    """Staff asking the applicant for what is missing, and why."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_request.id"), index=True)
+    asked_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    reply_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(sa.String(12), default="open")
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="document_requests")
+    asked_by: Mapped[User] = relationship()
+    items: Mapped[list[DocumentRequestItem]] = relationship(
+        back_populates="document_request", order_by="DocumentRequestItem.id"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "state in ('open', 'answered', 'expired', 'cancelled')", name="state"
+        ),
+    )
+
+
+class DocumentRequestItem(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("document_request.id"), index=True
+    )
+    document_type_id: Mapped[int] = mapped_column(sa.ForeignKey("document_type.id"))
+    reason: Mapped[str] = mapped_column(sa.Text)
+
+    document_request: Mapped[DocumentRequest] = relationship(back_populates="items")
+    document_type: Mapped[DocumentType] = relationship()
+
+
+class Event(db.Model):
+    """The append-only log: every change to a request, who made it and from which state."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_request.id"))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    from_state: Mapped[str | None] = mapped_column(sa.String(24))
+    to_state: Mapped[str | None] = mapped_column(sa.String(24))
+    payload: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (sa.Index("ix_event_request_id_id", "request_id", "id"),)
+
+
+@sa_event.listens_for(Session, "before_flush")
+def _events_are_append_only(session, flush_context, instances):
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Event) and (obj in session.deleted or session.is_modified(obj)):
+            raise ValueError("events are append-only")

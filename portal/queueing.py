@@ -1,0 +1,83 @@
+"""Redis and RQ: one place that connects and one helper that enqueues.
+
+Queues are named by purpose. Jobs are plain functions taking ids; `job` gives them an app
+context, built once per worker process from the environment.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue, Retry
+
+QUEUES = ("sla", "notifications", "default")
+JOB_TIMEOUT = 300
+RESULT_TTL = 3600
+FAILURE_TTL = 7 * 24 * 3600
+
+
+def init_app(app: Flask) -> None:
+    url = app.config.get("REDIS_URL")
+    if url:
+        connection = Redis.from_url(url)
+    else:
+        # No Redis configured: an in-process stand-in (tests, one-off CLI use).
+        import fakeredis
+
+        connection = fakeredis.FakeRedis()
+    app.extensions["redis"] = connection
+
+
+def redis_connection() -> Redis:
+    return current_app.extensions["redis"]
+
+
+def queue(name: str = "default") -> Queue:
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name}")
+    return Queue(name, connection=redis_connection())
+
+
+def enqueue(func, *args, queue_name: str = "default", job_id: str | None = None, **kwargs):
+    """Enqueue `func(*args)` with our timeouts, TTLs and retries.
+
+    A `job_id` de-duplicates: a job already waiting under that id is not queued again.
+    """
+    q = queue(queue_name)
+    if job_id is not None:
+        existing = q.fetch_job(job_id)
+        if existing is not None and existing.get_status(refresh=False) in ("queued", "scheduled"):
+            return existing
+    return q.enqueue(
+        func,
+        *args,
+        job_id=job_id,
+        job_timeout=JOB_TIMEOUT,
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+        retry=Retry(max=3, interval=[10, 60, 300]),
+        kwargs=kwargs,
+    )
+
+
+_worker_app: Flask | None = None
+
+
+def job(func):
+    """Run a job function inside an app context (the caller's, else the worker's own)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        global _worker_app
+        if has_app_context():
+            return func(*args, **kwargs)
+        if _worker_app is None:
+            from portal import create_app
+
+            _worker_app = create_app()
+        with _worker_app.app_context():
+            return func(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,84 @@
+"""Registering and signing in."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal import identifiers
+from portal.extensions import db
+from portal.models import Business, Role, User
+from portal.services import ServiceError
+
+# Checked against when the email is unknown, so both paths cost the same.
+_DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+def register_applicant(
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    kind: str,
+    identifier: str,
+    company_name: str | None = None,
+    locale: str = "ru",
+) -> User:
+    """Create an applicant with the company (BIN) or citizen (IIN) they act for."""
+    email = email.strip().lower()
+    identifier = identifiers.normalize(identifier)
+    if kind == "company":
+        if not identifiers.is_valid_bin(identifier):
+            raise ServiceError(_l("This is not a valid BIN."), field="identifier")
+        if not (company_name or "").strip():
+            raise ServiceError(_l("Enter the company name."), field="company_name")
+    elif kind == "citizen":
+        if not identifiers.is_valid_iin(identifier):
+            raise ServiceError(_l("This is not a valid IIN."), field="identifier")
+    else:
+        raise ServiceError(_l("Choose a business or a citizen."), field="kind")
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
+        raise ServiceError(_l("An account with this email already exists."), field="email")
+
+    business = db.session.scalar(sa.select(Business).where(Business.identifier == identifier))
+    if business is None:
+        business = Business(
+            kind=kind,
+            identifier=identifier,
+            name=(company_name or full_name).strip() if kind == "company" else full_name,
+        )
+        db.session.add(business)
+    elif business.kind != kind:
+        raise ServiceError(_l("This number is registered with another kind."), field="kind")
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        full_name=full_name.strip(),
+        role=Role.APPLICANT,
+        business=business,
+        locale=locale,
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user for these credentials, or None; the same answer whatever was wrong."""
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def set_locale(user: User, locale: str) -> None:
+    user.locale = locale
+    db.session.commit()

@@ -1,0 +1,424 @@
+"""Submitting, working and deciding requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from portal import lifecycle, uploads
+from portal.extensions import db
+from portal.models import (
+    OPEN_STATES,
+    Document,
+    DocumentRequest,
+    DocumentRequestItem,
+    DocumentType,
+    Role,
+    Service,
+    ServiceRequest,
+    User,
+)
+from portal.services import NotVisible, ServiceError, access, storage
+from sla import clock, deadlines
+
+DEFAULT_REPLY_DAYS = 10
+
+UPLOAD_MESSAGES = {
+    "empty": _l("The file is empty."),
+    "too_large": _l("The file is larger than %(mb)s MB."),
+    "bad_type": _l("Only PDF, JPEG and PNG files are accepted."),
+    "bad_name": _l("The file name is not acceptable."),
+    "active_content": _l("PDF files with scripts or embedded actions are not accepted."),
+}
+
+
+@dataclass
+class Upload:
+    """One file for one document type, as received (a werkzeug FileStorage or alike)."""
+
+    document_type_id: int
+    file: object  # has .stream and .filename
+
+    @property
+    def field(self) -> str:
+        return f"doc_{self.document_type_id}"
+
+
+def _check_uploads(items: list[Upload]) -> list[tuple[Upload, str, int, str]]:
+    """Inspect every file before anything is written; the first bad one stops all."""
+    max_bytes = current_app.config["MAX_UPLOAD_BYTES"]
+    checked = []
+    for item in items:
+        filename = getattr(item.file, "filename", "") or ""
+        if not filename:
+            raise ServiceError(_l("Attach this document."), field=item.field, code="missing")
+        try:
+            mime, size, sha = uploads.inspect(item.file.stream, filename, max_bytes)
+        except uploads.UploadRejected as rejected:
+            message = UPLOAD_MESSAGES.get(rejected.code, UPLOAD_MESSAGES["bad_type"])
+            if rejected.code == "too_large":
+                message = _l("The file is larger than %(mb)s MB.", mb=max_bytes // (1024 * 1024))
+            raise ServiceError(message, field=item.field, code=rejected.code) from None
+        checked.append((item, mime, size, sha))
+    return checked
+
+
+def _store(request: ServiceRequest, checked, user: User, document_request=None) -> list[str]:
+    stored = []
+    for item, mime, size, sha in checked:
+        name = storage.save(item.file.stream)
+        stored.append(name)
+        db.session.add(
+            Document(
+                request=request,
+                document_type_id=item.document_type_id,
+                document_request=document_request,
+                original_name=uploads.safe_display_name(item.file.filename),
+                stored_name=name,
+                content_type=mime,
+                size=size,
+                sha256=sha,
+                uploaded_by_id=user.id,
+                uploaded_at=clock.now(),
+            )
+        )
+    return stored
+
+
+def pick_assignee(department_id: int) -> User | None:
+    """The department's employee with the fewest open requests; ties: least recently given."""
+    open_count = (
+        sa.select(sa.func.count(ServiceRequest.id))
+        .where(
+            ServiceRequest.assignee_id == User.id,
+            ServiceRequest.state.in_([str(s) for s in OPEN_STATES]),
+        )
+        .scalar_subquery()
+    )
+    for roles in ((Role.STAFF,), (Role.HEAD,)):
+        user = db.session.scalar(
+            sa.select(User)
+            .where(
+                User.department_id == department_id,
+                User.role.in_([str(r) for r in roles]),
+                User.active.is_(True),
+            )
+            .order_by(open_count, User.last_assigned_at.asc().nulls_first(), User.id)
+            .limit(1)
+        )
+        if user is not None:
+            return user
+    return None
+
+
+def submit(applicant: User, service: Service, description: str, files: list[Upload]):
+    """Create a request with its documents, assign it and start its clock, all at once."""
+    if applicant.role != Role.APPLICANT:
+        raise ServiceError(_l("Only applicants submit requests."))
+    if not service.active:
+        raise ServiceError(_l("This service is not available."))
+    description = (description or "").strip()
+    if not description:
+        raise ServiceError(_l("Describe your request."), field="description")
+    by_type = {u.document_type_id: u for u in files if getattr(u.file, "filename", "")}
+    for document_type in service.required_documents:
+        if document_type.id not in by_type:
+            raise ServiceError(
+                _l("Attach this document."), field=f"doc_{document_type.id}", code="missing"
+            )
+    required_ids = {d.id for d in service.required_documents}
+    checked = _check_uploads([u for t, u in by_type.items() if t in required_ids])
+
+    now = clock.now()
+    request = ServiceRequest(
+        service=service,
+        department_id=service.department_id,
+        applicant=applicant,
+        business_id=applicant.business_id,
+        description=description,
+        submitted_at=now,
+        updated_at=now,
+    )
+    db.session.add(request)
+    stored: list[str] = []
+    try:
+        db.session.flush()
+        request.reference = (
+            f"{current_app.config['REFERENCE_PREFIX']}-{now.year}-{request.id:06d}"
+        )
+        stored = _store(request, checked, applicant)
+        deadlines.start(request, service.target_days, now)
+        lifecycle.record(
+            request,
+            "submitted",
+            applicant,
+            {"service": service.code, "documents": len(checked)},
+            to_state=request.state,
+        )
+        _assign(request, pick_assignee(service.department_id), actor=None)
+        lifecycle.record(
+            request,
+            "clock_started",
+            None,
+            {"due_at": request.due_at.isoformat(), "target_days": service.target_days},
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        storage.discard(stored)
+        raise
+    return request
+
+
+def _assign(request: ServiceRequest, assignee: User | None, actor: User | None, reason=None):
+    previous = request.assignee
+    request.assignee = assignee
+    if assignee is not None:
+        assignee.last_assigned_at = clock.now()
+    payload = {
+        "assignee_id": assignee.id if assignee else None,
+        "assignee": assignee.full_name if assignee else None,
+    }
+    if previous is not None or reason:
+        payload.update(
+            {
+                "previous_id": previous.id if previous else None,
+                "previous": previous.full_name if previous else None,
+                "reason": reason,
+            }
+        )
+        lifecycle.record(request, "reassigned", actor, payload)
+    else:
+        lifecycle.record(request, "assigned", actor, payload)
+
+
+def _commit_or_rollback():
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _caseworker_request(user: User, reference: str) -> ServiceRequest:
+    request = access.get_request(user, reference)
+    if not access.can_act_as_caseworker(user, request):
+        raise ServiceError(_l("Only the accountable employee or the head may act on this."),
+                           code="forbidden")
+    return request
+
+
+def act(user: User, reference: str, action: str, reason: str | None = None) -> ServiceRequest:
+    """A caseworker's move that needs nothing but (perhaps) a reason."""
+    if action not in ("accept_documents", "send_to_approval", "return_to_review", "approve",
+                      "reject"):
+        raise ServiceError(_l("Unknown action."))
+    request = _caseworker_request(user, reference)
+    reason = (reason or "").strip()
+    if action in ("reject", "return_to_review") and not reason:
+        raise ServiceError(_l("Give a reason."), field="reason")
+    try:
+        lifecycle.apply(request, action, user, {"reason": reason} if reason else None)
+    except lifecycle.TransitionRefused as refused:
+        db.session.rollback()
+        raise ServiceError(refused.message, code="conflict") from None
+    if request.state in ("approved", "rejected"):
+        now = clock.now()
+        request.decided_at = now
+        request.decision_reason = reason or None
+        outcome = deadlines.stop(request, now)
+        lifecycle.record(request, "clock_stopped", None, {"sla_state": outcome})
+    _commit_or_rollback()
+    return request
+
+
+def request_documents(user: User, reference: str, items: list[tuple[int, str]]):
+    """Ask the applicant for what is missing: (document type id, reason) per item."""
+    request = _caseworker_request(user, reference)
+    if not lifecycle.is_allowed(request, "request_documents"):
+        raise ServiceError(
+            _l(
+                "This action is not possible while the request is %(state)s.",
+                state=lifecycle.state_label(request.state),
+            ),
+            code="conflict",
+        )
+    cleaned = [(t, (r or "").strip()) for t, r in items if t]
+    if not cleaned:
+        raise ServiceError(_l("Choose at least one document."), field="items")
+    if any(not reason for _, reason in cleaned):
+        raise ServiceError(_l("Say why each document is needed."), field="items")
+    if len({t for t, _ in cleaned}) != len(cleaned):
+        raise ServiceError(_l("Each document may be asked for once."), field="items")
+    types = {
+        t.id: t
+        for t in db.session.scalars(
+            sa.select(DocumentType).where(DocumentType.id.in_([t for t, _ in cleaned]))
+        )
+    }
+    if len(types) != len(cleaned):
+        raise ServiceError(_l("Unknown document type."), field="items")
+
+    now = clock.now()
+    document_request = DocumentRequest(
+        request=request,
+        asked_by=user,
+        asked_at=now,
+        reply_by=deadlines.calendar().add_working_days(now, DEFAULT_REPLY_DAYS),
+        items=[DocumentRequestItem(document_type_id=t, reason=r) for t, r in cleaned],
+    )
+    db.session.add(document_request)
+    lifecycle.apply(
+        request,
+        "request_documents",
+        user,
+        {
+            "items": [{"document_type": types[t].code, "reason": r} for t, r in cleaned],
+            "reply_by": document_request.reply_by.isoformat(),
+        },
+    )
+    if deadlines.pause(request, request.service.waiting_policy, now):
+        lifecycle.record(request, "clock_paused", None, {"policy": request.service.waiting_policy})
+    _commit_or_rollback()
+    return document_request
+
+
+def provide_documents(user: User, reference: str, files: list[Upload]):
+    """The applicant answers the open document request with one file per item."""
+    request = access.get_request(user, reference)
+    if request.applicant_id != user.id:
+        raise NotVisible(reference)
+    document_request = request.open_document_request
+    if document_request is None or not lifecycle.is_allowed(request, "provide_documents"):
+        raise ServiceError(_l("Nothing is being asked of you on this request."), code="conflict")
+    by_type = {u.document_type_id: u for u in files if getattr(u.file, "filename", "")}
+    for item in document_request.items:
+        if item.document_type_id not in by_type:
+            raise ServiceError(
+                _l("Attach this document."), field=f"doc_{item.document_type_id}", code="missing"
+            )
+    checked = _check_uploads([by_type[i.document_type_id] for i in document_request.items])
+    now = clock.now()
+    stored: list[str] = []
+    try:
+        stored = _store(request, checked, user, document_request)
+        document_request.state = "answered"
+        document_request.answered_at = now
+        lifecycle.apply(
+            request, "provide_documents", user, {"documents": len(checked)}
+        )
+        service = request.service
+        added = deadlines.resume(request, service.waiting_policy, service.target_days, now)
+        if request.due_at is not None and service.waiting_policy != "run":
+            lifecycle.record(
+                request,
+                "clock_resumed",
+                None,
+                {
+                    "policy": service.waiting_policy,
+                    "due_at": request.due_at.isoformat(),
+                    "shift_working_seconds": added,
+                },
+            )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        storage.discard(stored)
+        raise
+    return request
+
+
+def withdraw(user: User, reference: str, reason: str | None = None) -> ServiceRequest:
+    request = access.get_request(user, reference)
+    if request.applicant_id != user.id:
+        raise NotVisible(reference)
+    try:
+        lifecycle.apply(request, "withdraw", user, {"reason": reason} if reason else None)
+    except lifecycle.TransitionRefused as refused:
+        db.session.rollback()
+        raise ServiceError(refused.message, code="conflict") from None
+    for document_request in request.document_requests:
+        if document_request.state == "open":
+            document_request.state = "cancelled"
+    now = clock.now()
+    request.decided_at = now
+    request.sla_state = "met"
+    request.paused_since = None
+    request.next_check_at = None
+    _commit_or_rollback()
+    return request
+
+
+def reassign(user: User, reference: str, assignee_id: int, reason: str) -> ServiceRequest:
+    """The head moves a request to another employee of the department, with a reason."""
+    request = access.get_request(user, reference)
+    if not access.can_reassign(user, request):
+        raise ServiceError(_l("Only the head of the department may reassign."), code="forbidden")
+    if not request.is_open:
+        raise ServiceError(_l("A decided request cannot be reassigned."), code="conflict")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(_l("Give a reason."), field="reason")
+    assignee = db.session.get(User, assignee_id)
+    if (
+        assignee is None
+        or assignee.department_id != request.department_id
+        or assignee.role not in (Role.STAFF, Role.HEAD)
+        or not assignee.active
+    ):
+        raise ServiceError(_l("Choose an employee of this department."), field="assignee")
+    if assignee.id == request.assignee_id:
+        raise ServiceError(_l("The request is already assigned to this employee."),
+                           field="assignee")
+    _assign(request, assignee, actor=user, reason=reason)
+    _commit_or_rollback()
+    return request
+
+
+def colleagues(request: ServiceRequest) -> list[User]:
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(
+                User.department_id == request.department_id,
+                User.role.in_([Role.STAFF.value, Role.HEAD.value]),
+                User.active.is_(True),
+            )
+            .order_by(User.full_name)
+        )
+    )
+
+
+def queue(user: User, scope: str = "mine", include_closed: bool = False):
+    """The requests a caseworker works, soonest deadline first (paused ones last)."""
+    query = access.visible_requests(user)
+    if scope == "mine":
+        query = query.where(ServiceRequest.assignee_id == user.id)
+    if not include_closed:
+        query = query.where(ServiceRequest.state.in_([str(s) for s in OPEN_STATES]))
+    query = query.order_by(
+        ServiceRequest.paused_since.is_not(None),
+        ServiceRequest.due_at.asc(),
+        ServiceRequest.id,
+    )
+    return list(db.session.scalars(query))
+
+
+def my_requests(user: User):
+    return list(
+        db.session.scalars(
+            access.visible_requests(user).order_by(ServiceRequest.submitted_at.desc())
+        )
+    )
+
+
+def document_for(user: User, reference: str, document_id: int) -> Document:
+    """A document of a request the user may see; NotVisible otherwise."""
+    request = access.get_request(user, reference)
+    document = db.session.get(Document, document_id)
+    if document is None or document.request_id != request.id:
+        raise NotVisible(document_id)
+    return document

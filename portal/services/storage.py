@@ -1,0 +1,40 @@
+"""Uploaded documents on disk, outside static/, under random names."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import current_app
+
+
+def folder() -> Path:
+    path = Path(current_app.config["UPLOAD_FOLDER"])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save(stream) -> str:
+    """Write the stream under a new random name; returns that name."""
+    name = secrets.token_hex(16)
+    stream.seek(0)
+    with open(folder() / name, "xb") as target:
+        while chunk := stream.read(64 * 1024):
+            target.write(chunk)
+    return name
+
+
+def path_of(stored_name: str) -> Path:
+    # Stored names are ours (hex); refuse anything else rather than trusting the database.
+    if not stored_name.isalnum():
+        raise FileNotFoundError(stored_name)
+    return folder() / stored_name
+
+
+def discard(stored_names) -> None:
+    for name in stored_names:
+        try:
+            os.remove(path_of(name))
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,30 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+
+class ActForm(FlaskForm):
+    action = HiddenField(validators=[DataRequired()])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+
+
+def ask_form_for(document_types):
+    """Tick what is missing and say why, per document type."""
+
+    class AskForm(FlaskForm):
+        pass
+
+    for document_type in document_types:
+        setattr(AskForm, f"want_{document_type.id}", BooleanField(document_type.name))
+        setattr(
+            AskForm,
+            f"reason_{document_type.id}",
+            StringField(_l("Why it is needed"), validators=[Optional(), Length(max=1000)]),
+        )
+    return AskForm
+
+
+class ReassignForm(FlaskForm):
+    assignee = SelectField(_l("New accountable employee"), coerce=int)
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])

@@ -1,0 +1,135 @@
+"""Staff and heads of department: queues, the request page, and actions."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.auth.decorators import roles_required
+from portal.downloads import send_document
+from portal.extensions import db
+from portal.lifecycle import STAFF_ACTIONS, is_allowed
+from portal.models import DocumentType
+from portal.services import ServiceError, access
+from portal.services import requests as request_service
+from portal.staff.forms import ActForm, ReassignForm, ask_form_for
+
+bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
+caseworkers = roles_required("staff", "head")
+
+
+@bp.get("/queue")
+@caseworkers
+def queue():
+    return render_template(
+        "staff/queue.html",
+        requests=request_service.queue(current_user, "mine"),
+        scope="mine",
+    )
+
+
+@bp.get("/department")
+@caseworkers
+def department():
+    return render_template(
+        "staff/queue.html",
+        requests=request_service.queue(current_user, "department"),
+        scope="department",
+    )
+
+
+def _document_types():
+    return db.session.scalars(sa.select(DocumentType).order_by(DocumentType.id)).all()
+
+
+def _reassign_form(found, formdata=None):
+    form = ReassignForm() if formdata else ReassignForm(formdata=None)
+    form.assignee.choices = [
+        (u.id, u.full_name) for u in request_service.colleagues(found) if u.id != found.assignee_id
+    ]
+    return form
+
+
+def render_detail(found, status=200, **forms):
+    may_act = access.can_act_as_caseworker(current_user, found)
+    actions = [a for a in STAFF_ACTIONS if may_act and is_allowed(found, a)]
+    context = {
+        "req": found,
+        "actions": actions,
+        "may_act": may_act,
+        "may_reassign": access.can_reassign(current_user, found) and found.is_open,
+        "act_form": forms.get("act_form") or ActForm(formdata=None),
+        "ask_form": forms.get("ask_form") or ask_form_for(_document_types())(formdata=None),
+        "document_types": _document_types(),
+    }
+    if context["may_reassign"]:
+        context["reassign_form"] = forms.get("reassign_form") or _reassign_form(found)
+    return render_template("staff/detail.html", **context), status
+
+
+@bp.get("/requests/<reference>")
+@caseworkers
+def detail(reference: str):
+    return render_detail(access.get_request(current_user, reference))
+
+
+@bp.post("/requests/<reference>/act")
+@caseworkers
+def act(reference: str):
+    found = access.get_request(current_user, reference)
+    form = ActForm()
+    if form.validate_on_submit():
+        try:
+            request_service.act(current_user, reference, form.action.data, form.reason.data)
+        except ServiceError as error:
+            form.form_errors.append(str(error.message))
+            return render_detail(found, 409 if error.code == "conflict" else 422, act_form=form)
+        flash(_("Done."), "success")
+        return redirect(url_for("staff.detail", reference=reference))
+    return render_detail(found, 422, act_form=form)
+
+
+@bp.post("/requests/<reference>/ask")
+@caseworkers
+def ask(reference: str):
+    found = access.get_request(current_user, reference)
+    types = _document_types()
+    form = ask_form_for(types)()
+    if form.validate_on_submit():
+        items = [
+            (t.id, getattr(form, f"reason_{t.id}").data)
+            for t in types
+            if getattr(form, f"want_{t.id}").data
+        ]
+        try:
+            request_service.request_documents(current_user, reference, items)
+        except ServiceError as error:
+            form.form_errors.append(str(error.message))
+            return render_detail(found, 409 if error.code == "conflict" else 422, ask_form=form)
+        flash(_("The applicant has been asked for the missing documents."), "success")
+        return redirect(url_for("staff.detail", reference=reference))
+    return render_detail(found, 422, ask_form=form)
+
+
+@bp.post("/requests/<reference>/reassign")
+@roles_required("head")
+def reassign(reference: str):
+    found = access.get_request(current_user, reference)
+    form = _reassign_form(found, formdata=True)
+    if form.validate_on_submit():
+        try:
+            request_service.reassign(current_user, reference, form.assignee.data, form.reason.data)
+        except ServiceError as error:
+            form.form_errors.append(str(error.message))
+            return render_detail(found, 422, reassign_form=form)
+        flash(_("The request was reassigned."), "success")
+        return redirect(url_for("staff.detail", reference=reference))
+    return render_detail(found, 422, reassign_form=form)
+
+
+@bp.get("/requests/<reference>/documents/<int:document_id>")
+@caseworkers
+def document(reference: str, document_id: int):
+    return send_document(request_service.document_for(current_user, reference, document_id))

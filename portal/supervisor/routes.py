@@ -1,0 +1,59 @@
+"""The supervisor (and admin): every request, read-only."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template, request
+from flask_login import current_user
+
+from portal.auth.decorators import roles_required
+from portal.downloads import send_document
+from portal.extensions import db
+from portal.models import Department, ServiceRequest
+from portal.services import access
+from portal.services import requests as request_service
+
+bp = Blueprint("supervisor", __name__, url_prefix="/supervisor", template_folder="templates")
+overseers = roles_required("supervisor", "admin")
+
+PAGE_SIZE = 50
+
+
+@bp.get("/requests")
+@overseers
+def requests():
+    departments = db.session.scalars(sa.select(Department).order_by(Department.id)).all()
+    department_id = request.args.get("department", type=int)
+    query = access.visible_requests(current_user)
+    if department_id:
+        query = query.where(ServiceRequest.department_id == department_id)
+    page = max(request.args.get("page", 1, type=int), 1)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(ServiceRequest.submitted_at.desc(), ServiceRequest.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return render_template(
+        "supervisor/requests.html",
+        requests=rows,
+        departments=departments,
+        department_id=department_id,
+        page=page,
+        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
+        total=total,
+    )
+
+
+@bp.get("/requests/<reference>")
+@overseers
+def detail(reference: str):
+    return render_template(
+        "supervisor/detail.html", req=access.get_request(current_user, reference)
+    )
+
+
+@bp.get("/requests/<reference>/documents/<int:document_id>")
+@overseers
+def document(reference: str, document_id: int):
+    return send_document(request_service.document_for(current_user, reference, document_id))

@@ -1,0 +1,75 @@
+"""How times and events read to a person, in their language."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
+from portal import lifecycle
+from sla import deadlines
+
+OFFICE_SECONDS_PER_DAY = 9 * 3600
+
+SLA_LABELS = {
+    "on_track": _l("on track"),
+    "at_risk": _l("at risk"),
+    "paused": _l("paused"),
+    "breached": _l("overdue"),
+    "met": _l("on time"),
+    "missed": _l("late"),
+}
+
+EVENT_TEXTS = {
+    "submitted": _l("Request submitted"),
+    "assigned": _l("Assigned to %(assignee)s"),
+    "reassigned": _l("Reassigned from %(previous)s to %(assignee)s"),
+    "clock_started": _l("Deadline set"),
+    "clock_paused": _l("Clock paused while waiting for the applicant"),
+    "clock_resumed": _l("Clock resumed"),
+    "clock_stopped": _l("Clock stopped"),
+    "accept_documents": _l("Documents accepted; review started"),
+    "request_documents": _l("Missing documents requested"),
+    "provide_documents": _l("Missing documents provided"),
+    "send_to_approval": _l("Sent to approval"),
+    "return_to_review": _l("Returned to review"),
+    "approve": _l("Approved"),
+    "reject": _l("Rejected"),
+    "withdraw": _l("Withdrawn by the applicant"),
+    "refuse_incomplete": _l("Refused: documents not provided in time"),
+}
+
+
+def sla_label(state: str) -> str:
+    return str(SLA_LABELS.get(state, state))
+
+
+def event_text(event) -> str:
+    template = EVENT_TEXTS.get(event.kind)
+    if template is None:
+        return event.kind
+    payload = event.payload or {}
+    return str(template) % {
+        "assignee": payload.get("assignee") or "—",
+        "previous": payload.get("previous") or "—",
+    }
+
+
+def time_left(request) -> str:
+    """Working time left, as a person says it: '2 working days 3 h', or how late."""
+    if not request.is_open:
+        return lifecycle.state_label(request.state)
+    if request.paused_since is not None:
+        return _("paused")
+    seconds = deadlines.working_seconds_left(request)
+    late = seconds < 0
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, OFFICE_SECONDS_PER_DAY)
+    hours = rest // 3600
+    parts = []
+    if days:
+        parts.append(ngettext("%(num)d working day", "%(num)d working days", days))
+    if hours or not days:
+        parts.append(ngettext("%(num)d h", "%(num)d h", hours))
+    text = " ".join(parts)
+    return _("%(time)s late", time=text) if late else text

@@ -1,0 +1,1 @@
+"""Service-level agreement computations: working calendars and deadlines."""
