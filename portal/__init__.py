@@ -43,6 +43,7 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
+    import notifications.inbox  # noqa: F401  (its tables belong to the metadata)
     from portal import queueing
 
     db.init_app(app)
@@ -160,5 +161,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from portal.seed import seed_command
+    from sla.cli import sla_cli
 
     app.cli.add_command(seed_command)
+    app.cli.add_command(sla_cli)

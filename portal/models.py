@@ -6,7 +6,7 @@ Models describe data and invariants; services own transactions.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_babel import get_locale
@@ -190,6 +190,15 @@ class Service(Localized, db.Model):
     target_days: Mapped[int] = mapped_column()
     waiting_policy: Mapped[str] = mapped_column(sa.String(10), default=WaitingPolicy.PAUSE)
     at_risk_ratio: Mapped[float] = mapped_column(default=0.75)
+    # Stage targets: the completeness check after submission (the permits law's intake
+    # check) and approvals; None means no separate target for that stage.
+    intake_days: Mapped[int | None] = mapped_column(default=2)
+    approval_days: Mapped[int | None] = mapped_column()
+    # The escalation ladder: warn the employee at risk, the head at breach, the supervisor
+    # when still open this many working days after the breach (None switches a level off).
+    warn_at_risk: Mapped[bool] = mapped_column(default=True)
+    escalate_to_head: Mapped[bool] = mapped_column(default=True)
+    supervisor_after_days: Mapped[int | None] = mapped_column(default=3)
     active: Mapped[bool] = mapped_column(default=True)
 
     department: Mapped[Department] = relationship(back_populates="services")
@@ -200,6 +209,7 @@ class Service(Localized, db.Model):
     __table_args__ = (
         sa.CheckConstraint("target_days between 0 and 365", name="target_days"),
         sa.CheckConstraint("waiting_policy in ('pause', 'run', 'restart')", name="policy"),
+        sa.CheckConstraint("at_risk_ratio > 0 and at_risk_ratio < 1", name="at_risk_ratio"),
     )
 
     @property
@@ -235,6 +245,12 @@ class ServiceRequest(db.Model):
     paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_working_seconds: Mapped[int] = mapped_column(default=0)
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The clock's own bookkeeping: when it (re)started, the target it was given in office
+    # seconds, the pause credit since, and which run of the clock this is (restart = +1).
+    clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    target_working_seconds: Mapped[int] = mapped_column(default=0)
+    credited_working_seconds: Mapped[int] = mapped_column(default=0)
+    clock_epoch: Mapped[int] = mapped_column(default=0)
 
     service: Mapped[Service] = relationship()
     department: Mapped[Department] = relationship()
@@ -339,6 +355,48 @@ class Event(db.Model):
     actor: Mapped[User | None] = relationship()
 
     __table_args__ = (sa.Index("ix_event_request_id_id", "request_id", "id"),)
+
+
+class CalendarOverride(db.Model):
+    """An admin's correction to the public-holiday calendar."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(12))  # "holiday" | "working"
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+    created_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (sa.CheckConstraint("kind in ('holiday', 'working')", name="kind"),)
+
+
+class Escalation(db.Model):
+    """One rung of the ladder fired for one request: at most once per clock run."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_request.id"))
+    level: Mapped[str] = mapped_column(sa.String(12))  # at_risk | head | supervisor
+    clock_epoch: Mapped[int] = mapped_column(default=0)
+    target_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason_code: Mapped[str | None] = mapped_column(sa.String(24))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+    request: Mapped[ServiceRequest] = relationship()
+    target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id])
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
+
+    __table_args__ = (
+        # The database, not only the code, makes each level fire once.
+        sa.UniqueConstraint("request_id", "level", "clock_epoch", name="uq_escalation_once"),
+        sa.CheckConstraint("level in ('at_risk', 'head', 'supervisor')", name="level"),
+        sa.Index("ix_escalation_target_open", "target_user_id", "acknowledged_at"),
+    )
 
 
 @sa_event.listens_for(Session, "before_flush")

@@ -1,37 +1,86 @@
-"""Where a request's SLA clock stands: start, pause, resume, stop.
+"""Where a request's SLA clock stands: start, pause, resume, stop, and what comes next.
 
 Functions here change a `ServiceRequest` in the caller's transaction and return what
-moved, so that the caller records it as an event.
+moved, so that the caller records it as an event. Working time comes from the
+administration's calendar (public holidays plus the admin's overrides).
 """
 
 from __future__ import annotations
 
+import threading
+import time as _time
 from datetime import datetime
-from functools import lru_cache
+
+import sqlalchemy as sa
 
 from sla import clock
 from sla.calendar import WorkingCalendar
 
 PAUSE, RUN, RESTART = "pause", "run", "restart"
+TIMEZONE = "Asia/Almaty"
+_CACHE_SECONDS = 30.0
+
+_lock = threading.Lock()
+_cached: tuple[float, tuple, WorkingCalendar] | None = None
 
 
-@lru_cache(maxsize=4)
-def _default_calendar(tz: str) -> WorkingCalendar:
-    return WorkingCalendar(tz=tz)
+def _overrides() -> tuple:
+    from portal.extensions import db
+    from portal.models import CalendarOverride
+
+    rows = db.session.execute(
+        sa.select(CalendarOverride.day, CalendarOverride.kind, CalendarOverride.name)
+    ).all()
+    return tuple(sorted((r.day, r.kind, r.name) for r in rows))
 
 
-def calendar(tz: str = "Asia/Almaty") -> WorkingCalendar:
-    """The administration's working calendar."""
-    return _default_calendar(tz)
+def build_calendar(overrides: tuple = ()) -> WorkingCalendar:
+    """A calendar from (day, kind, name) overrides: kind is "holiday" or "working"."""
+    return WorkingCalendar(
+        tz=TIMEZONE,
+        extra_holidays={d: name for d, kind, name in overrides if kind == "holiday"},
+        extra_working_days=[d for d, kind, _ in overrides if kind == "working"],
+    )
 
 
-def start(request, target_days: int, at: datetime | None = None) -> datetime:
-    """Start the clock at submission: due at close of office on the n-th working day."""
+def calendar() -> WorkingCalendar:
+    """The administration's working calendar, with the overrides from the database.
+
+    Cached per process for a few seconds; `invalidate()` after a change.
+    """
+    global _cached
+    now = _time.monotonic()
+    with _lock:
+        if _cached is not None and now - _cached[0] < _CACHE_SECONDS:
+            return _cached[2]
+    try:
+        overrides = _overrides()
+    except RuntimeError:  # no app context: the bare public calendar
+        overrides = ()
+    with _lock:
+        if _cached is not None and _cached[1] == overrides:
+            _cached = (now, overrides, _cached[2])
+        else:
+            _cached = (now, overrides, build_calendar(overrides))
+        return _cached[2]
+
+
+def invalidate() -> None:
+    global _cached
+    with _lock:
+        _cached = None
+
+
+def start(request, target_days: int, at: datetime | None = None, cal=None) -> datetime:
+    """Start (or restart) the clock: due at close of office on the n-th working day."""
+    cal = cal or calendar()
     at = at or clock.now()
-    request.due_at = calendar().add_working_days(at, target_days)
+    request.due_at = cal.add_working_days(at, target_days)
+    request.clock_started_at = at
+    request.target_working_seconds = cal.working_seconds_between(at, request.due_at)
+    request.credited_working_seconds = 0
     request.sla_state = "on_track"
     request.paused_since = None
-    request.next_check_at = request.due_at
     return request.due_at
 
 
@@ -41,15 +90,14 @@ def pause(request, policy: str, at: datetime | None = None) -> bool:
         return False
     request.paused_since = at or clock.now()
     request.sla_state = "paused"
-    request.next_check_at = None
     return True
 
 
 def resume(request, policy: str, target_days: int, at: datetime | None = None) -> int:
     """The applicant answered: give the employee back the time spent waiting.
 
-    Returns the working seconds added to the deadline (or the new target under
-    `restart`, measured from the old deadline).
+    Under `pause`, the deadline moves by the office time spent waiting; under `restart`,
+    a new clock run starts now. Returns the office seconds the deadline moved.
     """
     at = at or clock.now()
     if request.paused_since is None:
@@ -57,14 +105,18 @@ def resume(request, policy: str, target_days: int, at: datetime | None = None) -
     cal = calendar()
     waited = cal.working_seconds_between(request.paused_since, at)
     request.paused_since = None
+    request.paused_working_seconds += waited
     old_due = request.due_at
     if policy == RESTART:
-        request.due_at = cal.add_working_days(at, target_days)
+        request.clock_epoch += 1
+        start(request, target_days, at, cal)
     else:
-        request.paused_working_seconds += waited
-        request.due_at = cal.add_working_seconds(old_due, waited) if waited else old_due
-    request.sla_state = "breached" if request.due_at <= at else "on_track"
-    request.next_check_at = request.due_at
+        request.credited_working_seconds += waited
+        request.due_at = cal.add_working_seconds(
+            request.clock_started_at, request.target_working_seconds +
+            request.credited_working_seconds
+        )
+        request.sla_state = "on_track"
     if old_due is None or request.due_at <= old_due:
         return 0
     return cal.working_seconds_between(old_due, request.due_at)
@@ -73,11 +125,27 @@ def resume(request, policy: str, target_days: int, at: datetime | None = None) -
 def stop(request, at: datetime | None = None) -> str:
     """A decision ends the clock: met if on time, missed if not."""
     at = at or clock.now()
-    if request.paused_since is not None:
-        request.paused_since = None
+    request.paused_since = None
     request.sla_state = "met" if request.due_at is None or at <= request.due_at else "missed"
     request.next_check_at = None
     return request.sla_state
+
+
+def at_risk_at(request, ratio: float, cal=None) -> datetime | None:
+    """When `ratio` of the target has been used (pause credit included)."""
+    if request.clock_started_at is None:
+        return None
+    cal = cal or calendar()
+    used = int(request.target_working_seconds * ratio) + request.credited_working_seconds
+    return cal.add_working_seconds(request.clock_started_at, used)
+
+
+def supervisor_at(request, days: int | None, cal=None) -> datetime | None:
+    """The moment a breach is still open `days` working days later."""
+    if days is None or request.due_at is None:
+        return None
+    cal = cal or calendar()
+    return cal.add_working_days(request.due_at, days)
 
 
 def working_seconds_left(request, at: datetime | None = None) -> int:

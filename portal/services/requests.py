@@ -22,7 +22,7 @@ from portal.models import (
     User,
 )
 from portal.services import NotVisible, ServiceError, access, storage
-from sla import clock, deadlines
+from sla import clock, deadlines, ladder
 
 DEFAULT_REPLY_DAYS = 10
 
@@ -159,6 +159,7 @@ def submit(applicant: User, service: Service, description: str, files: list[Uplo
             to_state=request.state,
         )
         _assign(request, pick_assignee(service.department_id), actor=None)
+        ladder.schedule(request)
         lifecycle.record(
             request,
             "clock_started",
@@ -282,6 +283,7 @@ def request_documents(user: User, reference: str, items: list[tuple[int, str]]):
     )
     if deadlines.pause(request, request.service.waiting_policy, now):
         lifecycle.record(request, "clock_paused", None, {"policy": request.service.waiting_policy})
+    ladder.schedule(request)
     _commit_or_rollback()
     return document_request
 
@@ -312,6 +314,7 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
         )
         service = request.service
         added = deadlines.resume(request, service.waiting_policy, service.target_days, now)
+        ladder.advance(request, now)
         if request.due_at is not None and service.waiting_policy != "run":
             lifecycle.record(
                 request,
@@ -321,6 +324,7 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
                     "policy": service.waiting_policy,
                     "due_at": request.due_at.isoformat(),
                     "shift_working_seconds": added,
+                    "clock_epoch": request.clock_epoch,
                 },
             )
         db.session.commit()

@@ -1,0 +1,20 @@
+"""RQ jobs of the SLA engine: plain functions that re-read the database."""
+
+from __future__ import annotations
+
+from portal.queueing import job
+from sla import recompute, sweep
+
+
+@job
+def sweep_job() -> dict:
+    """One sweep tick (scheduled every few seconds by `sla/schedule.py`)."""
+    result = sweep.sweep()
+    return {"checked": result.checked, "fired": result.fired, "seconds": result.seconds}
+
+
+@job
+def recompute_job(reason: str, service_id: int | None = None, actor_id: int | None = None):
+    """Move open deadlines after a calendar or policy change."""
+    shift = recompute.apply(reason, service_id, actor_id)
+    return {"moved": shift.moved, "largest_days": shift.largest_days}

@@ -1,0 +1,131 @@
+"""The escalation ladder: what is due for one request, firing each rung once.
+
+at risk -> the accountable employee is warned; breached -> the head of department;
+still open N working days after the breach -> the supervisor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from notifications import inbox
+from portal.extensions import db
+from portal.lifecycle import record
+from portal.models import Escalation, Role, ServiceRequest, User
+from sla import clock, deadlines
+
+LEVELS = ("at_risk", "head", "supervisor")
+
+
+def moments(request: ServiceRequest, cal=None) -> dict[str, datetime | None]:
+    """When each rung is due for the current clock run."""
+    cal = cal or deadlines.calendar()
+    service = request.service
+    return {
+        "at_risk": deadlines.at_risk_at(request, service.at_risk_ratio, cal),
+        "head": request.due_at,
+        "supervisor": deadlines.supervisor_at(request, service.supervisor_after_days, cal),
+    }
+
+
+def schedule(request: ServiceRequest, cal=None) -> datetime | None:
+    """Set `next_check_at`: the next moment anything about this request can change."""
+    if not request.is_open or request.paused_since is not None or request.due_at is None:
+        request.next_check_at = None
+        return None
+    due = moments(request, cal)
+    upcoming = []
+    if request.sla_state == "on_track" and due["at_risk"] is not None:
+        upcoming.append(due["at_risk"])
+    if request.sla_state in ("on_track", "at_risk"):
+        upcoming.append(due["head"])
+    if request.sla_state == "breached" and due["supervisor"] is not None:
+        if not _fired(request, "supervisor"):
+            upcoming.append(due["supervisor"])
+    request.next_check_at = min(upcoming) if upcoming else None
+    return request.next_check_at
+
+
+def _fired(request: ServiceRequest, level: str) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(Escalation.id).where(
+                Escalation.request_id == request.id,
+                Escalation.level == level,
+                Escalation.clock_epoch == request.clock_epoch,
+            )
+        )
+        is not None
+    )
+
+
+def _target(request: ServiceRequest, level: str) -> User | None:
+    if level == "at_risk":
+        return request.assignee
+    role = Role.HEAD if level == "head" else Role.SUPERVISOR
+    query = sa.select(User).where(User.role == role.value, User.active.is_(True))
+    if level == "head":
+        query = query.where(User.department_id == request.department_id)
+    return db.session.scalar(query.order_by(User.id).limit(1))
+
+
+def fire(request: ServiceRequest, level: str, due_at: datetime, now: datetime) -> bool:
+    """Record the rung and tell its person; False if it had already fired."""
+    if _fired(request, level):
+        return False
+    target = _target(request, level)
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                Escalation(
+                    request=request,
+                    level=level,
+                    clock_epoch=request.clock_epoch,
+                    target_user=target,
+                    due_at=due_at,
+                    fired_at=now,
+                )
+            )
+    except IntegrityError:  # another sweep got there first
+        return False
+    record(
+        request,
+        "escalated",
+        None,
+        {"level": level, "to_id": target.id if target else None,
+         "to": target.full_name if target else None, "due_at": due_at.isoformat()},
+    )
+    inbox.notify(target, f"escalation_{level}", request, {"level": level})
+    return True
+
+
+def advance(request: ServiceRequest, now: datetime | None = None, cal=None) -> list[str]:
+    """Bring one request's SLA state up to `now`; returns the rungs that fired."""
+    now = now or clock.now()
+    cal = cal or deadlines.calendar()
+    fired: list[str] = []
+    if request.is_open and request.paused_since is None and request.due_at is not None:
+        service = request.service
+        due = moments(request, cal)
+        if request.sla_state == "on_track" and due["at_risk"] and now >= due["at_risk"]:
+            request.sla_state = "at_risk"
+            record(request, "sla_at_risk", None, {"at": due["at_risk"].isoformat()})
+            if service.warn_at_risk and fire(request, "at_risk", due["at_risk"], now):
+                fired.append("at_risk")
+        if request.sla_state in ("on_track", "at_risk") and now >= due["head"]:
+            request.sla_state = "breached"
+            record(request, "sla_breached", None, {"due_at": due["head"].isoformat()})
+            if service.escalate_to_head and fire(request, "head", due["head"], now):
+                fired.append("head")
+        if (
+            request.sla_state == "breached"
+            and due["supervisor"] is not None
+            and now >= due["supervisor"]
+            and fire(request, "supervisor", due["supervisor"], now)
+        ):
+            fired.append("supervisor")
+    schedule(request, cal)
+    return fired
