@@ -6,13 +6,14 @@ client's file name or Content-Type. The checks are a filter, not a sanitiser:
 - Polyglots: the first 1024 bytes must not contain `<script`, `<html` or `<?php` (any
   case). That is the window browsers sniff; markup further in is not looked for, so
   documents must still be served with their stored type, `nosniff` and as attachments.
-- PDFs: rejected when a name such as /JavaScript, /JS, /Launch, /EmbeddedFile(s) or /AA
-  occurs (hex escapes like /J#61vaScript decoded first). /OpenAction alone is allowed:
+- PDFs: rejected when the name /JavaScript, /JS, /Launch, /EmbeddedFile(s) or /AA
+  occurs, also written with #xx escapes (/J#61vaScript). /OpenAction alone is allowed:
   an OpenAction that runs a script needs /JS or /JavaScript, which are rejected anyway.
-  The scan is over the raw bytes, except the bodies of encoded (/Filter) streams: those
-  are image or compressed data whose bytes mean nothing to a reader and would otherwise
-  match by chance (about 0.75% of 1 MB of random data contains "/JS" or "/AA" as a name).
-  Names inside compressed object streams (/ObjStm, PDF 1.5+) are therefore not seen.
+  The scan is over the raw bytes, except the bodies of encoded (/Filter) streams that
+  hold no object syntax: those are image or compressed data whose bytes mean nothing to
+  a reader and would otherwise match by chance (about 0.75% of 1 MB of random data
+  contains "/JS" or "/AA" as a name). Names inside compressed object streams (/ObjStm,
+  PDF 1.5+) are not seen either way; this is a filter, not a PDF parser.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ RejectCode = Literal["empty", "too_large", "bad_type", "bad_name", "active_conte
 
 _MESSAGES: dict[str, str] = {
     "empty": "The file is empty.",
-    "too_large": "The file is larger than {mb} MB.",
+    "too_large": "The file is too large.",
     "bad_type": "Only PDF, JPEG and PNG files are accepted.",
     "bad_name": "The file name is not acceptable.",
     "active_content": "PDF files with scripts or embedded actions are not accepted.",
 }
 
+_TOO_LARGE = "The file is larger than {mb} MB."
 _PDF = "application/pdf"
 _MB = 1024 * 1024  # MAX_UPLOAD_BYTES is configured in binary megabytes
 _CHUNK = 64 * 1024
@@ -46,12 +48,10 @@ _MAX_NAME = 255
 _DISPLAY_MAX = 120
 _DISPLAY_FALLBACK = "document"
 
-# PDF names: "/" then regular characters, up to whitespace or a delimiter (PDF 32000 7.2.2).
-_PDF_NAME = re.compile(rb"/([^\x00\t\n\x0c\r ()<>\[\]{}/%]*)")
-_PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_ACTIVE_NAMES = frozenset(
-    {b"JavaScript", b"JS", b"Launch", b"EmbeddedFile", b"EmbeddedFiles", b"AA"}
-)
+# PDF names (PDF 32000 7.3.5): "/" then regular characters, ending at whitespace or a
+# delimiter; any character may be written as #xx. PDF names are case-sensitive.
+_PDF_DELIMITERS = r"\x00\t\n\x0c\r ()<>\[\]{}/%"  # for a regex character class
+_ACTIVE_NAMES = ("JavaScript", "JS", "Launch", "EmbeddedFile", "EmbeddedFiles", "AA")
 # "stream" then EOL starts a stream body, which runs to "endstream".
 _STREAM_START = re.compile(rb"(?<![A-Za-z])stream(?:\r\n|\r|\n)")
 # Object syntax inside a supposed stream body: then it is not opaque data, scan it.
@@ -61,12 +61,34 @@ _STREAM_DICT_LOOKBACK = 4096
 _DISPLAY_RESERVED = str.maketrans(dict.fromkeys('<>:"|?*', "_"))
 
 
+def _pdf_name_pattern(*names: str) -> re.Pattern[bytes]:
+    """Matches any of these whole PDF names, each character plain or #xx-escaped."""
+
+    def hex_digit(digit: str) -> str:
+        return f"[{digit.lower()}{digit.upper()}]" if digit.isalpha() else digit
+
+    def char(ch: str) -> str:
+        high, low = f"{ord(ch):02x}"
+        return f"(?:{re.escape(ch)}|#{hex_digit(high)}{hex_digit(low)})"
+
+    spelled = "|".join("".join(char(ch) for ch in name) for name in names)
+    return re.compile(rf"/(?:{spelled})(?=[{_PDF_DELIMITERS}]|\Z)".encode("ascii"))
+
+
+_ACTIVE_NAME = _pdf_name_pattern(*_ACTIVE_NAMES)
+_FILTER_NAME = _pdf_name_pattern("Filter")
+
+
 class UploadRejected(ValueError):
     """A failed check. `code` is stable (translate by it); str(e) is short English."""
 
     def __init__(self, code: RejectCode, message: str | None = None) -> None:
         super().__init__(message if message is not None else _MESSAGES[code])
         self.code: RejectCode = code
+
+    def __reduce__(self) -> tuple[type[UploadRejected], tuple[str, str]]:
+        # Keep code and message through pickling (job queues, multiprocessing).
+        return type(self), (self.code, str(self))
 
 
 class Readable(Protocol):
@@ -115,7 +137,7 @@ def inspect(stream: Readable, filename: str, max_bytes: int) -> tuple[str, int, 
     if size == 0:
         raise UploadRejected("empty")
     if size > max_bytes:
-        raise UploadRejected("too_large", _MESSAGES["too_large"].format(mb=_megabytes(max_bytes)))
+        raise UploadRejected("too_large", _TOO_LARGE.format(mb=_megabytes(max_bytes)))
     mime = sniff(bytes(kept[:_HEAD]))
     if mime is None or _looks_like_markup(kept[:_POLYGLOT_WINDOW]):
         raise UploadRejected("bad_type")
@@ -178,20 +200,10 @@ def _looks_like_markup(head: bytes | bytearray) -> bool:
     return any(marker in lowered for marker in _POLYGLOT_MARKERS)
 
 
-def _pdf_names(data: bytes | bytearray, start: int, end: int):
-    for match in _PDF_NAME.finditer(data, start, end):
-        name = match.group(1)
-        if b"#" in name:
-            name = _PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), name)
-        yield name
-
-
-def _has_active_name(data: bytes | bytearray, start: int, end: int) -> bool:
-    return any(name in _ACTIVE_NAMES for name in _pdf_names(data, start, end))
-
-
 def _pdf_has_active_content(data: bytes | bytearray) -> bool:
     """Scan the PDF's names, skipping the bodies of encoded streams (see module doc)."""
+    if not _ACTIVE_NAME.search(data):
+        return False  # the usual case, and the cheap one
     scan_from = 0  # bytes before this were scanned, or are a skipped body
     previous_end = 0  # end of the previous stream body
     for keyword in _STREAM_START.finditer(data):
@@ -205,9 +217,9 @@ def _pdf_has_active_content(data: bytes | bytearray) -> bool:
         header_at = data.rfind(b"obj", window, keyword.start())
         dictionary_from = window if header_at < 0 else header_at
         previous_end = body_end
-        encoded = b"Filter" in set(_pdf_names(data, dictionary_from, keyword.start()))
+        encoded = _FILTER_NAME.search(data, dictionary_from, keyword.start()) is not None
         if encoded and not _OBJECT_SYNTAX.search(data, body_start, body_end):
-            if _has_active_name(data, scan_from, body_start):
+            if _ACTIVE_NAME.search(data, scan_from, body_start):
                 return True
             scan_from = body_end
-    return _has_active_name(data, scan_from, len(data))
+    return _ACTIVE_NAME.search(data, scan_from) is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import pickle
 import random
 import struct
 import zlib
@@ -454,3 +455,16 @@ def test_inspect_only_raises_upload_rejected(data: bytes) -> None:
         else:
             assert mime in ALLOWED and size == len(blob) <= 1500
             assert digest == hashlib.sha256(blob).hexdigest()
+
+
+def test_upload_rejected_is_a_value_error_and_pickles() -> None:
+    error = rejection(b"", "a.pdf")
+    assert isinstance(error, ValueError)
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes)
+    assert (copy.code, str(copy)) == ("empty", "The file is empty.")
+    assert str(UploadRejected("too_large")) == "The file is too large."
+
+
+def test_safe_display_name_survives_lone_surrogates() -> None:
+    # Names decoded with surrogateescape can carry lone surrogates.
+    assert safe_display_name("\udcffскан\udc80.pdf") == "скан.pdf"
