@@ -45,3 +45,24 @@ def unread_count(user: User) -> int:
         sa.select(sa.func.count(Notice.id)).where(Notice.user_id == user.id,
                                                   Notice.read_at.is_(None))
     ) or 0
+
+
+def recent(user: User, limit: int = 100) -> list[Notice]:
+    return list(
+        db.session.scalars(
+            sa.select(Notice)
+            .where(Notice.user_id == user.id)
+            .order_by(Notice.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_all_read(user: User) -> int:
+    result = db.session.execute(
+        sa.update(Notice)
+        .where(Notice.user_id == user.id, Notice.read_at.is_(None))
+        .values(read_at=clock.now())
+    )
+    db.session.commit()
+    return result.rowcount

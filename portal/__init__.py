@@ -82,6 +82,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.admin.routes import bp as admin_bp
     from portal.applicant.routes import bp as applicant_bp
     from portal.auth.routes import bp as auth_bp
     from portal.public.routes import bp as public_bp
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(applicant_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(supervisor_bp)
+    app.register_blueprint(admin_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -135,13 +137,17 @@ def register_errorhandlers(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from portal import lifecycle, timefmt
 
+    # Globals, not context: macros imported from _macros.html do not see the context.
+    app.jinja_env.globals.update(
+        state_label=lifecycle.state_label,
+        action_label=lambda a: str(lifecycle.ACTION_LABELS.get(a, a)),
+    )
+
     @app.context_processor
     def inject():
         return {
             "current_lang": select_locale(),
             "languages": (("ru", "Русский"), ("kk", "Қазақша"), ("en", "English")),
-            "state_label": lifecycle.state_label,
-            "action_label": lambda a: str(lifecycle.ACTION_LABELS.get(a, a)),
         }
 
     @app.template_filter("localdt")
@@ -153,6 +159,22 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(timefmt.time_left, "time_left")
     app.add_template_filter(timefmt.event_text, "event_text")
     app.add_template_filter(timefmt.sla_label, "sla_label")
+    app.add_template_filter(timefmt.notice_text, "notice_text")
+
+    @app.template_global()
+    def unread_notices() -> int:
+        from notifications import inbox
+
+        if not current_user.is_authenticated:
+            return 0
+        return inbox.unread_count(current_user)
+
+    @app.template_global()
+    def request_endpoint() -> str:
+        """Where a person opens a request, by their role."""
+        role = current_user.role if current_user.is_authenticated else "applicant"
+        return {"applicant": "applicant.detail", "staff": "staff.detail",
+                "head": "staff.detail"}.get(role, "supervisor.detail")
 
     @app.before_request
     def _remember_path():

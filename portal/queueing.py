@@ -11,6 +11,7 @@ import functools
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
 
 QUEUES = ("sla", "notifications", "default")
 JOB_TIMEOUT = 300
@@ -41,25 +42,25 @@ def queue(name: str = "default") -> Queue:
 
 
 def enqueue(func, *args, queue_name: str = "default", job_id: str | None = None, **kwargs):
-    """Enqueue `func(*args)` with our timeouts, TTLs and retries.
+    """Enqueue `func(*args, **kwargs)` with our timeouts, TTLs and retries.
 
-    A `job_id` de-duplicates: a job already waiting under that id is not queued again.
+    A `job_id` de-duplicates: while a job with that id exists, no second one is queued.
     """
+    options = {
+        "args": args,
+        "kwargs": kwargs,
+        "job_timeout": JOB_TIMEOUT,
+        "result_ttl": RESULT_TTL,
+        "failure_ttl": FAILURE_TTL,
+        "retry": Retry(max=3, interval=[10, 60, 300]),
+    }
     q = queue(queue_name)
-    if job_id is not None:
-        existing = q.fetch_job(job_id)
-        if existing is not None and existing.get_status(refresh=False) in ("queued", "scheduled"):
-            return existing
-    return q.enqueue(
-        func,
-        *args,
-        job_id=job_id,
-        job_timeout=JOB_TIMEOUT,
-        result_ttl=RESULT_TTL,
-        failure_ttl=FAILURE_TTL,
-        retry=Retry(max=3, interval=[10, 60, 300]),
-        kwargs=kwargs,
-    )
+    if job_id is None:
+        return q.enqueue(func, **options)
+    try:
+        return q.enqueue(func, job_id=job_id, unique=True, **options)
+    except DuplicateJobError:
+        return q.fetch_job(job_id)
 
 
 _worker_app: Flask | None = None

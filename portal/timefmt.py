@@ -73,3 +73,14 @@ def time_left(request) -> str:
         parts.append(ngettext("%(num)d h", "%(num)d h", hours))
     text = " ".join(parts)
     return _("%(time)s late", time=text) if late else text
+
+
+NOTICE_TEXTS = {
+    "escalation_at_risk": _l("A request of yours is at risk of missing its deadline"),
+    "escalation_head": _l("A request in your department is overdue"),
+    "escalation_supervisor": _l("A request is still overdue after the head was told"),
+}
+
+
+def notice_text(notice) -> str:
+    return str(NOTICE_TEXTS.get(notice.kind, notice.kind))

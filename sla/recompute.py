@@ -76,6 +76,7 @@ def apply(reason: str, service_id: int | None = None, actor_id: int | None = Non
     for request in _open_requests(service_id):
         due = new_due(request, cal, request.service.target_days)
         if due == request.due_at:
+            ladder.advance(request, now, cal)  # a changed ladder may move next_check_at
             continue
         old = request.due_at
         shift.note(_days_between(cal, old, due))

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.auth.forms import LoginForm, RegisterForm
+from portal.auth.forms import LoginForm, MarkReadForm, RegisterForm
 from portal.public.routes import safe_next
 from portal.services import ServiceError, accounts
 
@@ -67,6 +67,29 @@ def login():
 @login_required
 def logout():
     logout_user()
+    # As on login: the session goes, the language chosen stays.
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     flash(_("You have logged out."), "info")
     return redirect(url_for("public.home"))
+
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    from notifications import inbox as notices
+
+    return render_template("auth/inbox.html", notices=notices.recent(current_user))
+
+
+@bp.post("/inbox/read")
+@login_required
+def mark_read():
+    from notifications import inbox as notices
+
+    form = MarkReadForm()
+    if form.validate_on_submit():
+        notices.mark_all_read(current_user)
+    return redirect(url_for("auth.inbox"))

@@ -1,0 +1,1 @@
+"""The admin pages: the working calendar and service policies."""

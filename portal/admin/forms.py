@@ -1,0 +1,49 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+class OverrideForm(FlaskForm):
+    day = DateField(_l("Date"), validators=[DataRequired()])
+    kind = SelectField(
+        _l("The day becomes"),
+        choices=[("holiday", _l("a day off")), ("working", _l("a working day (transfer)"))],
+    )
+    name = StringField(_l("Name or decree"), validators=[DataRequired(), Length(max=200)])
+    confirmed = HiddenField(default="")
+
+
+class RemoveOverrideForm(FlaskForm):
+    confirmed = HiddenField(default="")
+
+
+class PolicyForm(FlaskForm):
+    target_days = IntegerField(
+        _l("Target (working days)"), validators=[InputRequired(), NumberRange(1, 365)]
+    )
+    waiting_policy = SelectField(
+        _l("While waiting on the applicant"),
+        choices=[
+            ("pause", _l("pause: the clock stops")),
+            ("run", _l("run: the time counts")),
+            ("restart", _l("restart: the target starts again")),
+        ],
+    )
+    at_risk_percent = IntegerField(
+        _l("At risk when this share of the target is used (%)"),
+        validators=[InputRequired(), NumberRange(1, 99)],
+    )
+    intake_days = IntegerField(
+        _l("Completeness check (working days)"), validators=[Optional(), NumberRange(1, 60)]
+    )
+    approval_days = IntegerField(
+        _l("Approvals (working days)"), validators=[Optional(), NumberRange(1, 60)]
+    )
+    warn_at_risk = BooleanField(_l("Warn the accountable employee when at risk"))
+    escalate_to_head = BooleanField(_l("Escalate to the head of department on breach"))
+    supervisor_after_days = IntegerField(
+        _l("Escalate to the supervisor this many working days after the breach"),
+        validators=[Optional(), NumberRange(1, 60)],
+    )
+    confirmed = HiddenField(default="")

@@ -1,0 +1,161 @@
+"""Admin: the working calendar and the SLA policy of each service, with a preview first."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.admin.forms import OverrideForm, PolicyForm, RemoveOverrideForm
+from portal.auth.decorators import roles_required
+from portal.extensions import db
+from portal.models import CalendarOverride, Service
+from portal.services import ServiceError, policies
+from sla import clock, deadlines
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+admin_only = roles_required("admin")
+
+
+def _year_days(year: int):
+    """The year's days off and weekend working days, as the calendar sees them."""
+    cal = deadlines.calendar()
+    days = []
+    day = date(year, 1, 1)
+    while day.year == year:
+        name = cal.holiday_name(day)
+        if name is not None or (day.weekday() >= 5 and cal.is_working_day(day)):
+            days.append({"day": day, "name": name, "working": cal.is_working_day(day),
+                         "estimated": bool(name and "estimated" in name.lower())})
+        day = date.fromordinal(day.toordinal() + 1)
+    return days
+
+
+def _calendar_page(form=None, status=200, shift=None):
+    year = request.args.get("year", type=int) or clock.now().astimezone(
+        deadlines.calendar().tz).year
+    if not 2000 <= year <= 2100:
+        abort(404)
+    overrides = db.session.scalars(
+        sa.select(CalendarOverride).order_by(CalendarOverride.day)
+    ).all()
+    return render_template(
+        "admin/calendar.html",
+        year=year,
+        days=_year_days(year),
+        overrides=overrides,
+        form=form or OverrideForm(formdata=None),
+        remove_form=RemoveOverrideForm(formdata=None),
+        shift=shift,
+    ), status
+
+
+@bp.get("/calendar")
+@admin_only
+def calendar():
+    return _calendar_page()
+
+
+@bp.post("/calendar")
+@admin_only
+def add_override():
+    form = OverrideForm()
+    if not form.validate_on_submit():
+        return _calendar_page(form, 422)
+    try:
+        if form.confirmed.data != "yes":
+            shift = policies.preview_override(form.day.data, form.kind.data, form.name.data)
+            form.confirmed.data = "yes"
+            return _calendar_page(form, 200, shift)
+        saved = policies.add_override(current_user, form.day.data, form.kind.data,
+                                      form.name.data)
+    except ServiceError as error:
+        form.form_errors.append(str(error.message))
+        return _calendar_page(form, 422)
+    _flash_saved(saved)
+    return redirect(url_for("admin.calendar", year=form.day.data.year))
+
+
+@bp.post("/calendar/<int:override_id>/remove")
+@admin_only
+def remove_override(override_id: int):
+    form = RemoveOverrideForm()
+    if not form.validate_on_submit():
+        return _calendar_page(status=422)
+    try:
+        if form.confirmed.data != "yes":
+            override, shift = policies.preview_removal(override_id)
+            return render_template("admin/confirm_removal.html", override=override,
+                                   shift=shift, form=form)
+        saved = policies.remove_override(current_user, override_id)
+    except ServiceError as error:
+        if error.code == "not_found":
+            abort(404)
+        raise
+    _flash_saved(saved)
+    return redirect(url_for("admin.calendar"))
+
+
+def _flash_saved(saved) -> None:
+    if saved.queued:
+        flash(_("Saved. Open deadlines are being recomputed."), "success")
+    else:
+        flash(_("Saved, but the recompute could not be queued: run `flask sla recompute`."),
+              "warning")
+
+
+@bp.get("/services")
+@admin_only
+def services():
+    rows = db.session.scalars(sa.select(Service).order_by(Service.department_id, Service.id))
+    return render_template("admin/services.html", services=rows.all())
+
+
+def _service(code: str) -> Service:
+    found = db.session.scalar(sa.select(Service).where(Service.code == code))
+    if found is None:
+        abort(404)
+    return found
+
+
+def _values(form: PolicyForm) -> dict:
+    return {
+        "target_days": form.target_days.data,
+        "waiting_policy": form.waiting_policy.data,
+        "at_risk_ratio": form.at_risk_percent.data / 100,
+        "intake_days": form.intake_days.data,
+        "approval_days": form.approval_days.data,
+        "warn_at_risk": form.warn_at_risk.data,
+        "escalate_to_head": form.escalate_to_head.data,
+        "supervisor_after_days": form.supervisor_after_days.data,
+    }
+
+
+@bp.route("/services/<code>", methods=["GET", "POST"])
+@admin_only
+def policy(code: str):
+    service = _service(code)
+    shift = None
+    status = 200
+    if request.method == "GET":
+        form = PolicyForm(obj=service, formdata=None)
+        form.at_risk_percent.data = round(service.at_risk_ratio * 100)
+    else:
+        form = PolicyForm()
+        if form.validate_on_submit():
+            try:
+                if form.confirmed.data != "yes":
+                    shift = policies.preview_policy(service, _values(form))
+                    form.confirmed.data = "yes"
+                else:
+                    _flash_saved(policies.save_policy(current_user, service, _values(form)))
+                    return redirect(url_for("admin.services"))
+            except ServiceError as error:
+                form.form_errors.append(str(error.message))
+                status = 422
+        else:
+            status = 422
+    return render_template("admin/policy.html", service=service, form=form, shift=shift), status
