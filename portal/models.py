@@ -199,6 +199,10 @@ class Service(Localized, db.Model):
     warn_at_risk: Mapped[bool] = mapped_column(default=True)
     escalate_to_head: Mapped[bool] = mapped_column(default=True)
     supervisor_after_days: Mapped[int | None] = mapped_column(default=3)
+    # The chase: the applicant has this many working days to answer a document request,
+    # and is reminded at opening time on these working days after being asked.
+    reply_days: Mapped[int] = mapped_column(default=10)
+    reminder_days: Mapped[list] = mapped_column(sa.JSON, default=lambda: [2, 4, 6])
     active: Mapped[bool] = mapped_column(default=True)
 
     department: Mapped[Department] = relationship(back_populates="services")
@@ -210,6 +214,7 @@ class Service(Localized, db.Model):
         sa.CheckConstraint("target_days between 0 and 365", name="target_days"),
         sa.CheckConstraint("waiting_policy in ('pause', 'run', 'restart')", name="policy"),
         sa.CheckConstraint("at_risk_ratio > 0 and at_risk_ratio < 1", name="at_risk_ratio"),
+        sa.CheckConstraint("reply_days between 1 and 60", name="reply_days"),
     )
 
     @property
@@ -251,6 +256,8 @@ class ServiceRequest(db.Model):
     target_working_seconds: Mapped[int] = mapped_column(default=0)
     credited_working_seconds: Mapped[int] = mapped_column(default=0)
     clock_epoch: Mapped[int] = mapped_column(default=0)
+    # A request started again from one refused as incomplete.
+    carried_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_request.id"))
 
     service: Mapped[Service] = relationship()
     department: Mapped[Department] = relationship()
@@ -313,6 +320,7 @@ class DocumentRequest(db.Model):
     reply_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(sa.String(12), default="open")
+    reason: Mapped[str | None] = mapped_column(sa.Text)
 
     request: Mapped[ServiceRequest] = relationship(back_populates="document_requests")
     asked_by: Mapped[User] = relationship()
@@ -324,6 +332,20 @@ class DocumentRequest(db.Model):
         sa.CheckConstraint(
             "state in ('open', 'answered', 'expired', 'cancelled')", name="state"
         ),
+    )
+
+
+class ChaseReminder(db.Model):
+    """One reminder of a document request, sent once (the database sees to that)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_request_id: Mapped[int] = mapped_column(sa.ForeignKey("document_request.id"))
+    number: Mapped[int] = mapped_column()
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.UniqueConstraint("document_request_id", "number", name="uq_chase_reminder_once"),
     )
 
 
