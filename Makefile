@@ -1,0 +1,59 @@
+# Moldir developer tasks.  `make run` starts everything; `make test` runs the suite.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install: reinstall whenever pyproject.toml is newer.
+STAMP := $(VENV)/.installed
+
+TRANSLATIONS := portal/translations
+PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+# Only the paths that exist, so lint works while the tree is still growing.
+LINT_PATHS := $(wildcard portal sla notifications tests wsgi.py bench)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv catalogs extract run test lint clean
+
+help:
+	@echo "make run      start web server, RQ worker and RQ cron (Ctrl+C stops all)"
+	@echo "make test     run the test suite (PYTEST_ARGS='-k name' to narrow it)"
+	@echo "make lint     ruff check and ruff format --check"
+	@echo "make extract  refresh messages.pot and the .po catalogs from the sources"
+	@echo "make clean    remove .venv, compiled catalogs and caches (keeps instance/)"
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Order-only on the interpreter: its mtime is the base Python's, not the venv's.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[test]'
+	touch $@
+
+catalogs: $(MO_FILES)
+
+# One .mo per .po, so an edited catalog is recompiled and the others are left alone.
+# Order-only on the venv: reinstalling packages does not make catalogs stale.
+%.mo: %.po | $(STAMP)
+	$(BIN)/pybabel compile -i $< -o $@
+
+extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
+
+run: $(STAMP) catalogs
+	$(BIN)/python -m portal.devserver
+
+test: $(STAMP) catalogs
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
+	find . -name node_modules -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find $(TRANSLATIONS) -name '*.mo' -delete 2>/dev/null || true
