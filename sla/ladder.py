@@ -15,7 +15,7 @@ from notifications import inbox
 from portal.extensions import db
 from portal.lifecycle import record
 from portal.models import Escalation, Role, ServiceRequest, User
-from sla import clock, deadlines
+from sla import chase, clock, deadlines
 
 LEVELS = ("at_risk", "head", "supervisor")
 
@@ -31,20 +31,28 @@ def moments(request: ServiceRequest, cal=None) -> dict[str, datetime | None]:
     }
 
 
-def schedule(request: ServiceRequest, cal=None) -> datetime | None:
-    """Set `next_check_at`: the next moment anything about this request can change."""
-    if not request.is_open or request.paused_since is not None or request.due_at is None:
-        request.next_check_at = None
-        return None
-    due = moments(request, cal)
-    upcoming = []
-    if request.sla_state == "on_track" and due["at_risk"] is not None:
-        upcoming.append(due["at_risk"])
-    if request.sla_state in ("on_track", "at_risk"):
-        upcoming.append(due["head"])
-    if request.sla_state == "breached" and due["supervisor"] is not None:
-        if not _fired(request, "supervisor"):
-            upcoming.append(due["supervisor"])
+def schedule(request: ServiceRequest, cal=None, now: datetime | None = None) -> datetime | None:
+    """Set `next_check_at`: the next moment anything about this request can change.
+
+    That is the next rung of the ladder while the clock runs, and the next step of the
+    chase (a reminder, the reply-by date) while the request waits on the applicant.
+    """
+    cal = cal or deadlines.calendar()
+    upcoming: list[datetime] = []
+    if request.is_open and request.paused_since is None and request.due_at is not None:
+        due = moments(request, cal)
+        if request.sla_state == "on_track" and due["at_risk"] is not None:
+            upcoming.append(due["at_risk"])
+        if request.sla_state in ("on_track", "at_risk"):
+            upcoming.append(due["head"])
+        if request.sla_state == "breached" and due["supervisor"] is not None:
+            if not _fired(request, "supervisor"):
+                upcoming.append(due["supervisor"])
+    if request.is_open:
+        # Deliberate (the chase, issue 4): a paused request still has a next_check_at, the
+        # next reminder or its reply-by date, so the sweep sends reminders and refuses on time.
+        now = now or clock.now()
+        upcoming.extend(chase.next_moment_after(chase.upcoming(request, cal), now, cal))
     request.next_check_at = min(upcoming) if upcoming else None
     return request.next_check_at
 
@@ -106,7 +114,7 @@ def advance(request: ServiceRequest, now: datetime | None = None, cal=None) -> l
     """Bring one request's SLA state up to `now`; returns the rungs that fired."""
     now = now or clock.now()
     cal = cal or deadlines.calendar()
-    fired: list[str] = []
+    fired: list[str] = chase.advance(request, now, cal)
     if request.is_open and request.paused_since is None and request.due_at is not None:
         service = request.service
         due = moments(request, cal)
@@ -127,5 +135,5 @@ def advance(request: ServiceRequest, now: datetime | None = None, cal=None) -> l
             and fire(request, "supervisor", due["supervisor"], now)
         ):
             fired.append("supervisor")
-    schedule(request, cal)
+    schedule(request, cal, now)
     return fired

@@ -39,6 +39,7 @@ def test_admin_previews_a_decreed_holiday_then_deadlines_move(app, make, login, 
     _service, created = _open_requests(make, travel)
     admin = make.overseer(Role.ADMIN)
     client = login(admin)
+    client.get("/lang/en")
     form = {"day": "2026-12-03", "kind": "holiday", "name": "Decree 123"}
 
     preview = client.post(
@@ -70,6 +71,7 @@ def test_admin_previews_a_decreed_holiday_then_deadlines_move(app, make, login, 
 def test_admin_changes_a_target_and_sees_what_moves(app, make, login, travel):
     service, created = _open_requests(make, travel, count=2)
     client = login(make.overseer(Role.ADMIN))
+    client.get("/lang/en")
     path = f"/admin/services/{service.code}"
     form = {
         "target_days": "7", "waiting_policy": "run", "at_risk_percent": "80",
@@ -117,6 +119,7 @@ def test_only_the_admin_edits_the_calendar(make, login):
 
 def test_calendar_page_marks_estimated_moving_holidays(make, login):
     client = login(make.overseer(Role.ADMIN))
+    client.get("/lang/en")
     page = client.get("/admin/calendar?year=2026").get_data(as_text=True)
     assert "2026-05-27" in page  # Kurban Ait, an estimated date in the holidays package
     assert "Confirm this date" in page

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+import notifications
 from portal import lifecycle, uploads
 from portal.extensions import db
 from portal.models import (
@@ -23,8 +25,6 @@ from portal.models import (
 )
 from portal.services import NotVisible, ServiceError, access, storage
 from sla import clock, deadlines, ladder
-
-DEFAULT_REPLY_DAYS = 10
 
 UPLOAD_MESSAGES = {
     "empty": _l("The file is empty."),
@@ -60,7 +60,8 @@ def _check_uploads(items: list[Upload]) -> list[tuple[Upload, str, int, str]]:
         except uploads.UploadRejected as rejected:
             message = UPLOAD_MESSAGES.get(rejected.code, UPLOAD_MESSAGES["bad_type"])
             if rejected.code == "too_large":
-                message = _l("The file is larger than %(mb)s MB.", mb=max_bytes // (1024 * 1024))
+                # Not floor division: a 200 KB limit would read "larger than 0 MB".
+                message = _l("The file is larger than %(mb)s MB.", mb=uploads._megabytes(max_bytes))
             raise ServiceError(message, field=item.field, code=rejected.code) from None
         checked.append((item, mime, size, sha))
     return checked
@@ -146,9 +147,9 @@ def submit(applicant: User, service: Service, description: str, files: list[Uplo
     stored: list[str] = []
     try:
         db.session.flush()
-        request.reference = (
-            f"{current_app.config['REFERENCE_PREFIX']}-{now.year}-{request.id:06d}"
-        )
+        # The year as the administration counts it: 1 January 03:00 in Almaty is UTC's 31st.
+        year = now.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).year
+        request.reference = f"{current_app.config['REFERENCE_PREFIX']}-{year}-{request.id:06d}"
         stored = _store(request, checked, applicant)
         deadlines.start(request, service.target_days, now)
         lifecycle.record(
@@ -166,12 +167,24 @@ def submit(applicant: User, service: Service, description: str, files: list[Uplo
             None,
             {"due_at": request.due_at.isoformat(), "target_days": service.target_days},
         )
+        _tell_about_submission(request)
         db.session.commit()
     except Exception:
         db.session.rollback()
         storage.discard(stored)
         raise
     return request
+
+
+def _tell_about_submission(request: ServiceRequest) -> None:
+    context = {"due_at": request.due_at.isoformat(),
+               "assignee": request.assignee.full_name if request.assignee else None}
+    notifications.notify(request.applicant, "request_submitted", request=request,
+                         context=context, key=f"submitted:{request.id}")
+    notifications.notify(request.applicant, "request_assigned", request=request,
+                         context=context, key=f"assigned:{request.id}")
+    notifications.notify(request.assignee, "new_assignment", request=request, context=context,
+                         key=f"new_assignment:{request.id}:{request.assignee_id}")
 
 
 def _assign(request: ServiceRequest, assignee: User | None, actor: User | None, reason=None):
@@ -232,12 +245,21 @@ def act(user: User, reference: str, action: str, reason: str | None = None) -> S
         request.decision_reason = reason or None
         outcome = deadlines.stop(request, now)
         lifecycle.record(request, "clock_stopped", None, {"sla_state": outcome})
+        notifications.notify(
+            request.applicant, f"decision_{request.state}", request=request,
+            context={"reason": reason or None}, key=f"decision:{request.id}",
+        )
     _commit_or_rollback()
     return request
 
 
-def request_documents(user: User, reference: str, items: list[tuple[int, str]]):
-    """Ask the applicant for what is missing: (document type id, reason) per item."""
+def request_documents(user: User, reference: str, items: list[tuple[int, str]],
+                      note: str | None = None):
+    """Ask the applicant for what is missing: (document type id, reason) per item.
+
+    The applicant is told at once and reminded on the service's cadence until the
+    reply-by date (the service's `reply_days` working days from now).
+    """
     request = _caseworker_request(user, reference)
     if not lifecycle.is_allowed(request, "request_documents"):
         raise ServiceError(
@@ -268,7 +290,8 @@ def request_documents(user: User, reference: str, items: list[tuple[int, str]]):
         request=request,
         asked_by=user,
         asked_at=now,
-        reply_by=deadlines.calendar().add_working_days(now, DEFAULT_REPLY_DAYS),
+        reply_by=deadlines.calendar().add_working_days(now, request.service.reply_days),
+        reason=(note or "").strip() or None,
         items=[DocumentRequestItem(document_type_id=t, reason=r) for t, r in cleaned],
     )
     db.session.add(document_request)
@@ -283,7 +306,17 @@ def request_documents(user: User, reference: str, items: list[tuple[int, str]]):
     )
     if deadlines.pause(request, request.service.waiting_policy, now):
         lifecycle.record(request, "clock_paused", None, {"policy": request.service.waiting_policy})
-    ladder.schedule(request)
+    db.session.flush()
+    ladder.schedule(request, now=now)
+    notifications.notify(
+        request.applicant, "documents_requested", request=request,
+        context={
+            "items": [{"document": types[t].code, "document_id": t, "reason": r}
+                      for t, r in cleaned],
+            "reply_by": document_request.reply_by.isoformat(),
+        },
+        key=f"documents_requested:{document_request.id}",
+    )
     _commit_or_rollback()
     return document_request
 
@@ -327,6 +360,9 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
                     "clock_epoch": request.clock_epoch,
                 },
             )
+        notifications.notify(request.assignee, "package_complete", request=request,
+                             context={"documents": len(checked)},
+                             key=f"package_complete:{document_request.id}")
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -378,6 +414,8 @@ def reassign(user: User, reference: str, assignee_id: int, reason: str) -> Servi
         raise ServiceError(_l("The request is already assigned to this employee."),
                            field="assignee")
     _assign(request, assignee, actor=user, reason=reason)
+    notifications.notify(assignee, "reassigned", request=request, context={"reason": reason},
+                         key=f"reassigned:{request.id}:{assignee.id}:{clock.now().isoformat()}")
     _commit_or_rollback()
     return request
 

@@ -1,0 +1,133 @@
+"""The chase: the administration reminds the applicant of what is missing, on time.
+
+Reminders go out at opening time on the service's working days after the ask (never at
+night, never on a holiday), each once; when the reply-by date passes unanswered, the
+request is refused as incomplete with a notice that says what was missing and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+import notifications
+from portal import lifecycle
+from portal.extensions import db
+from portal.models import ChaseReminder, DocumentRequest, ServiceRequest
+from sla import clock, deadlines
+from sla.calendar import WorkingCalendar
+
+
+def reminder_moments(document_request: DocumentRequest, reminder_days: list[int],
+                     cal: WorkingCalendar) -> list[tuple[int, datetime]]:
+    """(number, when) for each reminder: opening time of the k-th working day after asking."""
+    moments = []
+    for number, k in enumerate(sorted({int(d) for d in reminder_days if int(d) > 0}), 1):
+        day = cal.add_working_days(document_request.asked_at, k).astimezone(cal.tz).date()
+        at = cal.office_open_at(day)
+        if document_request.reply_by is None or at < document_request.reply_by:
+            moments.append((number, at))
+    return moments
+
+
+def _sent_numbers(document_request: DocumentRequest) -> set[int]:
+    return set(
+        db.session.scalars(
+            sa.select(ChaseReminder.number).where(
+                ChaseReminder.document_request_id == document_request.id
+            )
+        )
+    )
+
+
+def upcoming(request: ServiceRequest, cal: WorkingCalendar) -> list[datetime]:
+    """The chase's next moments for this request (a reminder, the reply-by date)."""
+    document_request = request.open_document_request
+    if request.state != "awaiting_documents" or document_request is None:
+        return []
+    sent = _sent_numbers(document_request)
+    pending = [
+        at for number, at in reminder_moments(document_request, request.service.reminder_days,
+                                              cal)
+        if number not in sent
+    ]
+    moments = [min(pending)] if pending else []
+    if document_request.reply_by is not None:
+        moments.append(document_request.reply_by)
+    return moments
+
+
+def _items(document_request: DocumentRequest) -> list[dict]:
+    return [
+        {"document": item.document_type.code, "document_id": item.document_type_id,
+         "reason": item.reason}
+        for item in document_request.items
+    ]
+
+
+def _remind(request: ServiceRequest, document_request: DocumentRequest, number: int,
+            due_at: datetime, now: datetime) -> bool:
+    try:
+        with db.session.begin_nested():
+            db.session.add(ChaseReminder(document_request_id=document_request.id, number=number,
+                                         due_at=due_at, sent_at=now))
+    except IntegrityError:  # another sweep sent it
+        return False
+    lifecycle.record(request, "reminder_sent", None,
+                     {"number": number, "reply_by": document_request.reply_by.isoformat()})
+    notifications.notify(
+        request.applicant, "documents_reminder", request=request,
+        context={"number": number, "reply_by": document_request.reply_by.isoformat(),
+                 "items": _items(document_request)},
+        key=f"reminder:{document_request.id}:{number}",
+    )
+    return True
+
+
+def refuse_incomplete(request: ServiceRequest, document_request: DocumentRequest,
+                      now: datetime) -> None:
+    """The reply-by date passed unanswered: refuse, saying what was missing and why."""
+    items = _items(document_request)
+    document_request.state = "expired"
+    lifecycle.apply(request, "refuse_incomplete", None,
+                    {"items": [{"document_type": i["document"], "reason": i["reason"]}
+                               for i in items],
+                     "reply_by": document_request.reply_by.isoformat()})
+    request.decided_at = now
+    request.decision_reason = "; ".join(i["reason"] for i in items)
+    outcome = deadlines.stop(request, now)
+    lifecycle.record(request, "clock_stopped", None, {"sla_state": outcome})
+    notifications.notify(
+        request.applicant, "refused_incomplete", request=request,
+        context={"items": items, "reply_by": document_request.reply_by.isoformat()},
+        key=f"refused:{request.id}",
+    )
+
+
+def advance(request: ServiceRequest, now: datetime | None = None,
+            cal: WorkingCalendar | None = None) -> list[str]:
+    """Send what reminders are due (in office hours) and refuse when the time is up."""
+    now = now or clock.now()
+    cal = cal or deadlines.calendar()
+    document_request = request.open_document_request
+    if request.state != "awaiting_documents" or document_request is None:
+        return []
+    if document_request.reply_by is not None and now >= document_request.reply_by:
+        refuse_incomplete(request, document_request, now)
+        return ["refused"]
+    done = []
+    if cal.is_office_hours(now):
+        sent = _sent_numbers(document_request)
+        for number, at in reminder_moments(document_request, request.service.reminder_days,
+                                           cal):
+            if at <= now and number not in sent and _remind(request, document_request, number,
+                                                            at, now):
+                done.append(f"reminder_{number}")
+    return done
+
+
+def next_moment_after(moments: list[datetime], now: datetime, cal: WorkingCalendar):
+    """Reminders wait for office hours: a moment already past moves to the next opening."""
+    return [m if m > now else cal.next_office_moment(now) for m in moments]
