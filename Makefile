@@ -40,8 +40,15 @@ catalogs: $(MO_FILES)
 	$(BIN)/pybabel compile -i $< -o $@
 
 extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o $(TRANSLATIONS)/messages.pot .
-	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
+	    --add-comments=Translators: --add-location=file --sort-output --no-wrap \
+	    --project Moldir --copyright-holder Moldir \
+	    -o $(TRANSLATIONS)/messages.pot .
+	for lang in ru kk en; do \
+	    $(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$lang \
+	        --init-missing --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date \
+	        --no-wrap || exit 1; \
+	done
 
 run: $(STAMP) catalogs
 	$(BIN)/python -m portal.devserver

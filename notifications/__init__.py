@@ -1,20 +1,38 @@
 """Notifications: who is told what, and how.
 
-`notify()` is the one door: services call it inside their transaction, so a notice exists
-exactly when the change that caused it does.
+`notify()` is the one door: services call it inside their transaction, so a message is
+owed exactly when the change that caused it happened. The outbox (`outbox.py`) holds what
+is owed, the relay (`relay.py`, run by RQ jobs in `jobs.py`) delivers it through the
+channels (`channels.py`: email, in-app, SMS), in the words of `templates.py`.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def notify(user, template: str, *, request=None, context: dict | None = None,
-           key: str) -> None:
+if TYPE_CHECKING:
+    from notifications.outbox import OutboxMessage
+    from portal.models import ServiceRequest, User
+
+
+def notify(
+    user: User | None,
+    template: str,
+    *,
+    request: ServiceRequest | None = None,
+    context: dict | None = None,
+    key: str,
+) -> list[OutboxMessage]:
     """Tell `user` about something, by `template`, once per `key` (an idempotency key).
 
-    Adds rows to the caller's transaction; delivery happens after it commits.
+    Adds one outbox row per channel the person has chosen (in-app always; email unless
+    switched off; SMS if chosen and a phone is set) to the caller's transaction: a
+    rollback leaves nothing, a repeated key adds nothing. The in-app notice is part of the
+    same transaction; email and SMS go out through the relay once the caller commits.
+    Returns the rows added.
     """
-    from notifications import inbox
+    from notifications import outbox
 
     if user is None:
-        return
-    inbox.notify(user, template, request, {**(context or {}), "key": key})
+        return []
+    return outbox.write(user, template, request=request, context=context, key=key)

@@ -1,4 +1,8 @@
-"""The in-app inbox: plain notices a person reads in the portal."""
+"""The in-app inbox: notices a person reads in the portal.
+
+A notice is the in-app channel's delivery of an outbox row; `outbox_id` is unique, so
+delivering the same row twice leaves one notice.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from notifications.outbox import OutboxMessage
 from portal.extensions import db
 from portal.models import ServiceRequest, User, UTCDateTime
 from sla import clock
@@ -22,29 +27,24 @@ class Notice(db.Model):
     payload: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outbox_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_message.id"), unique=True)
 
     user: Mapped[User] = relationship()
     request: Mapped[ServiceRequest | None] = relationship()
+    outbox: Mapped[OutboxMessage | None] = relationship()
 
     __table_args__ = (sa.Index("ix_notice_user_unread", "user_id", "read_at"),)
 
 
-def notify(user: User | None, kind: str, request: ServiceRequest | None = None,
-           payload: dict | None = None) -> Notice | None:
-    """Add a notice to the caller's transaction (it is sent when that commits)."""
-    if user is None:
-        return None
-    notice = Notice(user=user, request=request, kind=kind, payload=payload or {},
-                    created_at=clock.now())
-    db.session.add(notice)
-    return notice
-
-
 def unread_count(user: User) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count(Notice.id)).where(Notice.user_id == user.id,
-                                                  Notice.read_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count(Notice.id)).where(
+                Notice.user_id == user.id, Notice.read_at.is_(None)
+            )
+        )
+        or 0
+    )
 
 
 def recent(user: User, limit: int = 100) -> list[Notice]:
@@ -66,3 +66,13 @@ def mark_all_read(user: User) -> int:
     )
     db.session.commit()
     return result.rowcount
+
+
+def subject(notice: Notice, language: str) -> str:
+    """The notice's one line, in the language the reader has the portal in now."""
+    from notifications import templates
+
+    facts = dict(notice.payload or {})
+    if notice.request is not None:
+        facts.setdefault("reference", notice.request.reference)
+    return templates.render_subject(notice.kind, language, facts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, abort, g, render_template, request, session
 from flask_babel import format_datetime
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -49,7 +49,9 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    babel.init_app(
+        app, locale_selector=select_locale, default_translation_directories="translations"
+    )
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
@@ -122,7 +124,9 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error):
-        return page(400, _("Form expired"), _("The form was stale or incomplete. Please try again."))
+        return page(
+            400, _("Form expired"), _("The form was stale or incomplete. Please try again.")
+        )
 
     @app.errorhandler(400)
     def bad_request(_error):
@@ -160,6 +164,17 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(timefmt.event_text, "event_text")
     app.add_template_filter(timefmt.sla_label, "sla_label")
     app.add_template_filter(timefmt.notice_text, "notice_text")
+    app.add_template_filter(timefmt.office_hours, "office_hours")
+
+    @app.template_global()
+    def stage_deadline(req):
+        """(label, when) of the current stage's own deadline, or None."""
+        from sla.ladder import stage_deadline as deadline
+
+        found = deadline(req)
+        if found is None:
+            return None
+        return str(timefmt.STAGE_LABELS[found[0]]), found[1]
 
     @app.template_global()
     def unread_notices() -> int:
@@ -173,17 +188,31 @@ def register_template_helpers(app: Flask) -> None:
     def request_endpoint() -> str:
         """Where a person opens a request, by their role."""
         role = current_user.role if current_user.is_authenticated else "applicant"
-        return {"applicant": "applicant.detail", "staff": "staff.detail",
-                "head": "staff.detail"}.get(role, "supervisor.detail")
+        return {
+            "applicant": "applicant.detail",
+            "staff": "staff.detail",
+            "head": "staff.detail",
+        }.get(role, "supervisor.detail")
 
     @app.before_request
     def _remember_path():
         g.path = request.path
 
+    @app.before_request
+    def _refuse_nul_characters():
+        # PostgreSQL text cannot hold NUL: a lookup or insert with one would end in a 500.
+        values = [request.path]
+        values += [v for _, v in request.args.items(multi=True)]
+        values += [v for _, v in request.form.items(multi=True)]
+        if any("\x00" in value for value in values):
+            abort(400)
+
 
 def register_commands(app: Flask) -> None:
+    from notifications.cli import notifications_cli
     from portal.seed import seed_command
     from sla.cli import sla_cli
 
     app.cli.add_command(seed_command)
     app.cli.add_command(sla_cli)
+    app.cli.add_command(notifications_cli)

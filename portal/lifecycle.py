@@ -69,8 +69,9 @@ def is_allowed(request: ServiceRequest, action: str) -> bool:
     return transition is not None and request.state in transition.sources
 
 
-def record(request: ServiceRequest, kind: str, actor=None, payload=None, from_state=None,
-           to_state=None) -> Event:
+def record(
+    request: ServiceRequest, kind: str, actor=None, payload=None, from_state=None, to_state=None
+) -> Event:
     """Append an event for `request` to the current transaction."""
     at = clock.now()
     event = Event(
@@ -105,7 +106,9 @@ def apply(request: ServiceRequest, action: str, actor=None, payload=None) -> Eve
         raise TransitionRefused(_l("You may not take this action."))
     from_state = request.state
     request.state = transition.target
-    return record(request, action, actor, payload, from_state, transition.target)
+    event = record(request, action, actor, payload, from_state, transition.target)
+    request.stage_started_at = event.created_at
+    return event
 
 
 STATE_LABELS = {

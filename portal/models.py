@@ -138,6 +138,10 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     # Ties in assignment go to whoever was given work least recently.
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How this person wants to be told (the in-app inbox always): see notifications/.
+    phone: Mapped[str | None] = mapped_column(sa.String(16))
+    notify_email: Mapped[bool] = mapped_column(default=True)
+    notify_sms: Mapped[bool] = mapped_column(default=False)
 
     department: Mapped[Department | None] = relationship()
     business: Mapped[Business | None] = relationship()
@@ -256,6 +260,8 @@ class ServiceRequest(db.Model):
     target_working_seconds: Mapped[int] = mapped_column(default=0)
     credited_working_seconds: Mapped[int] = mapped_column(default=0)
     clock_epoch: Mapped[int] = mapped_column(default=0)
+    # When the current state began: stage targets (intake check, approvals) count from here.
+    stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A request started again from one refused as incomplete.
     carried_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_request.id"))
 
@@ -329,9 +335,7 @@ class DocumentRequest(db.Model):
     )
 
     __table_args__ = (
-        sa.CheckConstraint(
-            "state in ('open', 'answered', 'expired', 'cancelled')", name="state"
-        ),
+        sa.CheckConstraint("state in ('open', 'answered', 'expired', 'cancelled')", name="state"),
     )
 
 
@@ -399,7 +403,8 @@ class Escalation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_request.id"))
-    level: Mapped[str] = mapped_column(sa.String(12))  # at_risk | head | supervisor
+    # at_risk | head | supervisor, and the stage targets: intake | approval
+    level: Mapped[str] = mapped_column(sa.String(12))
     clock_epoch: Mapped[int] = mapped_column(default=0)
     target_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -416,7 +421,9 @@ class Escalation(db.Model):
     __table_args__ = (
         # The database, not only the code, makes each level fire once.
         sa.UniqueConstraint("request_id", "level", "clock_epoch", name="uq_escalation_once"),
-        sa.CheckConstraint("level in ('at_risk', 'head', 'supervisor')", name="level"),
+        sa.CheckConstraint(
+            "level in ('at_risk', 'head', 'supervisor', 'intake', 'approval')", name="level"
+        ),
         sa.Index("ix_escalation_target_open", "target_user_id", "acknowledged_at"),
     )
 

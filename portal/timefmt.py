@@ -37,6 +37,19 @@ EVENT_TEXTS = {
     "reject": _l("Rejected"),
     "withdraw": _l("Withdrawn by the applicant"),
     "refuse_incomplete": _l("Refused: documents not provided in time"),
+    "reminder_sent": _l("Reminder %(number)s sent to the applicant"),
+    "sla_at_risk": _l("At risk of missing the deadline"),
+    "sla_breached": _l("Deadline missed"),
+    "escalated": _l("Escalated: %(level_label)s"),
+    "deadline_recomputed": _l("Deadline recomputed"),
+}
+
+LEVEL_LABELS = {
+    "at_risk": _l("the accountable employee was warned"),
+    "head": _l("the head of department was told"),
+    "supervisor": _l("the supervisor was told"),
+    "intake": _l("the completeness check is overdue"),
+    "approval": _l("the approval stage is overdue"),
 }
 
 
@@ -52,6 +65,8 @@ def event_text(event) -> str:
     return str(template) % {
         "assignee": payload.get("assignee") or "—",
         "previous": payload.get("previous") or "—",
+        "number": payload.get("number", ""),
+        "level_label": str(LEVEL_LABELS.get(payload.get("level"), payload.get("level", ""))),
     }
 
 
@@ -79,8 +94,22 @@ NOTICE_TEXTS = {
     "escalation_at_risk": _l("A request of yours is at risk of missing its deadline"),
     "escalation_head": _l("A request in your department is overdue"),
     "escalation_supervisor": _l("A request is still overdue after the head was told"),
+    "escalation_intake": _l("The completeness check of a request is overdue"),
+    "escalation_approval": _l("The approval stage of a request is overdue"),
 }
 
 
 def notice_text(notice) -> str:
     return str(NOTICE_TEXTS.get(notice.kind, notice.kind))
+
+
+STAGE_LABELS = {
+    "intake": _l("Completeness check due"),
+    "approval": _l("Approvals due"),
+}
+
+
+def office_hours(seconds: int) -> str:
+    """Office time as hours and minutes, e.g. '12 h 30 min'."""
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return _("%(hours)d h %(minutes)d min", hours=hours, minutes=rest // 60)

@@ -20,8 +20,9 @@ from sla import clock, deadlines
 from sla.calendar import WorkingCalendar
 
 
-def reminder_moments(document_request: DocumentRequest, reminder_days: list[int],
-                     cal: WorkingCalendar) -> list[tuple[int, datetime]]:
+def reminder_moments(
+    document_request: DocumentRequest, reminder_days: list[int], cal: WorkingCalendar
+) -> list[tuple[int, datetime]]:
     """(number, when) for each reminder: opening time of the k-th working day after asking."""
     moments = []
     for number, k in enumerate(sorted({int(d) for d in reminder_days if int(d) > 0}), 1):
@@ -49,8 +50,8 @@ def upcoming(request: ServiceRequest, cal: WorkingCalendar) -> list[datetime]:
         return []
     sent = _sent_numbers(document_request)
     pending = [
-        at for number, at in reminder_moments(document_request, request.service.reminder_days,
-                                              cal)
+        at
+        for number, at in reminder_moments(document_request, request.service.reminder_days, cal)
         if number not in sent
     ]
     moments = [min(pending)] if pending else []
@@ -61,53 +62,85 @@ def upcoming(request: ServiceRequest, cal: WorkingCalendar) -> list[datetime]:
 
 def _items(document_request: DocumentRequest) -> list[dict]:
     return [
-        {"document": item.document_type.code, "document_id": item.document_type_id,
-         "reason": item.reason}
+        {
+            "document": item.document_type.code,
+            "document_id": item.document_type_id,
+            "reason": item.reason,
+        }
         for item in document_request.items
     ]
 
 
-def _remind(request: ServiceRequest, document_request: DocumentRequest, number: int,
-            due_at: datetime, now: datetime) -> bool:
+def _remind(
+    request: ServiceRequest,
+    document_request: DocumentRequest,
+    number: int,
+    due_at: datetime,
+    now: datetime,
+) -> bool:
     try:
         with db.session.begin_nested():
-            db.session.add(ChaseReminder(document_request_id=document_request.id, number=number,
-                                         due_at=due_at, sent_at=now))
+            db.session.add(
+                ChaseReminder(
+                    document_request_id=document_request.id,
+                    number=number,
+                    due_at=due_at,
+                    sent_at=now,
+                )
+            )
     except IntegrityError:  # another sweep sent it
         return False
-    lifecycle.record(request, "reminder_sent", None,
-                     {"number": number, "reply_by": document_request.reply_by.isoformat()})
+    lifecycle.record(
+        request,
+        "reminder_sent",
+        None,
+        {"number": number, "reply_by": document_request.reply_by.isoformat()},
+    )
     notifications.notify(
-        request.applicant, "documents_reminder", request=request,
-        context={"number": number, "reply_by": document_request.reply_by.isoformat(),
-                 "items": _items(document_request)},
+        request.applicant,
+        "documents_reminder",
+        request=request,
+        context={
+            "number": number,
+            "reply_by": document_request.reply_by.isoformat(),
+            "items": _items(document_request),
+        },
         key=f"reminder:{document_request.id}:{number}",
     )
     return True
 
 
-def refuse_incomplete(request: ServiceRequest, document_request: DocumentRequest,
-                      now: datetime) -> None:
+def refuse_incomplete(
+    request: ServiceRequest, document_request: DocumentRequest, now: datetime
+) -> None:
     """The reply-by date passed unanswered: refuse, saying what was missing and why."""
     items = _items(document_request)
     document_request.state = "expired"
-    lifecycle.apply(request, "refuse_incomplete", None,
-                    {"items": [{"document_type": i["document"], "reason": i["reason"]}
-                               for i in items],
-                     "reply_by": document_request.reply_by.isoformat()})
+    lifecycle.apply(
+        request,
+        "refuse_incomplete",
+        None,
+        {
+            "items": [{"document_type": i["document"], "reason": i["reason"]} for i in items],
+            "reply_by": document_request.reply_by.isoformat(),
+        },
+    )
     request.decided_at = now
     request.decision_reason = "; ".join(i["reason"] for i in items)
     outcome = deadlines.stop(request, now)
     lifecycle.record(request, "clock_stopped", None, {"sla_state": outcome})
     notifications.notify(
-        request.applicant, "refused_incomplete", request=request,
+        request.applicant,
+        "refused_incomplete",
+        request=request,
         context={"items": items, "reply_by": document_request.reply_by.isoformat()},
         key=f"refused:{request.id}",
     )
 
 
-def advance(request: ServiceRequest, now: datetime | None = None,
-            cal: WorkingCalendar | None = None) -> list[str]:
+def advance(
+    request: ServiceRequest, now: datetime | None = None, cal: WorkingCalendar | None = None
+) -> list[str]:
     """Send what reminders are due (in office hours) and refuse when the time is up."""
     now = now or clock.now()
     cal = cal or deadlines.calendar()
@@ -120,10 +153,12 @@ def advance(request: ServiceRequest, now: datetime | None = None,
     done = []
     if cal.is_office_hours(now):
         sent = _sent_numbers(document_request)
-        for number, at in reminder_moments(document_request, request.service.reminder_days,
-                                           cal):
-            if at <= now and number not in sent and _remind(request, document_request, number,
-                                                            at, now):
+        for number, at in reminder_moments(document_request, request.service.reminder_days, cal):
+            if (
+                at <= now
+                and number not in sent
+                and _remind(request, document_request, number, at, now)
+            ):
                 done.append(f"reminder_{number}")
     return done
 

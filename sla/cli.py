@@ -14,8 +14,10 @@ sla_cli = AppGroup("sla", help="The SLA engine.")
 def sweep_command():
     """Run one sweep now."""
     result = sweep.sweep()
-    click.echo(f"checked {result.checked} requests, fired {result.fired or 'nothing'} "
-               f"in {result.seconds * 1000:.1f} ms")
+    click.echo(
+        f"checked {result.checked} requests, fired {result.fired or 'nothing'} "
+        f"in {result.seconds * 1000:.1f} ms"
+    )
 
 
 @sla_cli.command("recompute")
@@ -23,5 +25,6 @@ def sweep_command():
 def recompute_command(reason: str):
     """Recompute all open deadlines under the current calendar and targets."""
     shift = recompute.apply(reason)
-    click.echo(f"moved {shift.moved} open deadlines; largest shift {shift.largest_days:+d} "
-               "working days")
+    click.echo(
+        f"moved {shift.moved} open deadlines; largest shift {shift.largest_days:+d} working days"
+    )

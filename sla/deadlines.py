@@ -113,8 +113,8 @@ def resume(request, policy: str, target_days: int, at: datetime | None = None) -
     else:
         request.credited_working_seconds += waited
         request.due_at = cal.add_working_seconds(
-            request.clock_started_at, request.target_working_seconds +
-            request.credited_working_seconds
+            request.clock_started_at,
+            request.target_working_seconds + request.credited_working_seconds,
         )
         request.sla_state = "on_track"
     if old_due is None or request.due_at <= old_due:
@@ -123,10 +123,22 @@ def resume(request, policy: str, target_days: int, at: datetime | None = None) -
 
 
 def stop(request, at: datetime | None = None) -> str:
-    """A decision ends the clock: met if on time, missed if not."""
+    """A decision ends the clock: met if on time, missed if not.
+
+    A paused clock (e.g. refused as incomplete while waiting on the applicant) stopped
+    counting when it paused: the waiting is recorded and never counts against the employee.
+    """
     at = at or clock.now()
+    counted_until = at
+    if request.paused_since is not None:
+        counted_until = request.paused_since
+        request.paused_working_seconds += calendar().working_seconds_between(
+            request.paused_since, at
+        )
     request.paused_since = None
-    request.sla_state = "met" if request.due_at is None or at <= request.due_at else "missed"
+    request.sla_state = (
+        "met" if request.due_at is None or counted_until <= request.due_at else "missed"
+    )
     request.next_check_at = None
     return request.sla_state
 

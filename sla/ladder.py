@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from notifications import inbox
+import notifications
 from portal.extensions import db
 from portal.lifecycle import record
 from portal.models import Escalation, Role, ServiceRequest, User
@@ -31,6 +31,20 @@ def moments(request: ServiceRequest, cal=None) -> dict[str, datetime | None]:
     }
 
 
+# Stage targets: (the state the stage is, the service's target for it in working days).
+STAGES = {"intake": ("submitted", "intake_days"), "approval": ("in_approval", "approval_days")}
+
+
+def stage_deadline(request: ServiceRequest, cal=None) -> tuple[str, datetime] | None:
+    """The current stage's own deadline, if the service sets one: (level, when)."""
+    for level, (state, target) in STAGES.items():
+        days = getattr(request.service, target)
+        if request.state == state and days and request.stage_started_at is not None:
+            cal = cal or deadlines.calendar()
+            return level, cal.add_working_days(request.stage_started_at, days)
+    return None
+
+
 def schedule(request: ServiceRequest, cal=None, now: datetime | None = None) -> datetime | None:
     """Set `next_check_at`: the next moment anything about this request can change.
 
@@ -48,6 +62,9 @@ def schedule(request: ServiceRequest, cal=None, now: datetime | None = None) -> 
         if request.sla_state == "breached" and due["supervisor"] is not None:
             if not _fired(request, "supervisor"):
                 upcoming.append(due["supervisor"])
+        stage = stage_deadline(request, cal)
+        if stage is not None and not _fired(request, stage[0]):
+            upcoming.append(stage[1])
     if request.is_open:
         # Deliberate (the chase, issue 4): a paused request still has a next_check_at, the
         # next reminder or its reply-by date, so the sweep sends reminders and refuses on time.
@@ -71,7 +88,7 @@ def _fired(request: ServiceRequest, level: str) -> bool:
 
 
 def _target(request: ServiceRequest, level: str) -> User | None:
-    if level == "at_risk":
+    if level in ("at_risk", "intake", "approval"):
         return request.assignee
     role = Role.HEAD if level == "head" else Role.SUPERVISOR
     query = sa.select(User).where(User.role == role.value, User.active.is_(True))
@@ -103,10 +120,20 @@ def fire(request: ServiceRequest, level: str, due_at: datetime, now: datetime) -
         request,
         "escalated",
         None,
-        {"level": level, "to_id": target.id if target else None,
-         "to": target.full_name if target else None, "due_at": due_at.isoformat()},
+        {
+            "level": level,
+            "to_id": target.id if target else None,
+            "to": target.full_name if target else None,
+            "due_at": due_at.isoformat(),
+        },
     )
-    inbox.notify(target, f"escalation_{level}", request, {"level": level})
+    notifications.notify(
+        target,
+        f"escalation_{level}",
+        request=request,
+        context={"level": level, "rung_due_at": due_at.isoformat()},
+        key=f"escalation:{request.id}:{level}:{request.clock_epoch}",
+    )
     return True
 
 
@@ -135,5 +162,8 @@ def advance(request: ServiceRequest, now: datetime | None = None, cal=None) -> l
             and fire(request, "supervisor", due["supervisor"], now)
         ):
             fired.append("supervisor")
+        stage = stage_deadline(request, cal)
+        if stage is not None and now >= stage[1] and fire(request, stage[0], stage[1], now):
+            fired.append(stage[0])
     schedule(request, cal, now)
     return fired

@@ -54,8 +54,9 @@ def _days_between(cal: WorkingCalendar, old: datetime, new: datetime) -> int:
     return cal.working_days_between(a, b) if b >= a else -cal.working_days_between(b, a)
 
 
-def preview(cal: WorkingCalendar, service_id: int | None = None,
-            target_days: int | None = None) -> Shift:
+def preview(
+    cal: WorkingCalendar, service_id: int | None = None, target_days: int | None = None
+) -> Shift:
     """What applying `cal` (and, for one service, `target_days`) would move. Writes nothing."""
     shift = Shift()
     for request in _open_requests(service_id):
@@ -82,8 +83,8 @@ def apply(reason: str, service_id: int | None = None, actor_id: int | None = Non
         shift.note(_days_between(cal, old, due))
         request.due_at = due
         request.target_working_seconds = cal.working_seconds_between(
-            request.clock_started_at, cal.add_working_days(request.clock_started_at,
-                                                           request.service.target_days)
+            request.clock_started_at,
+            cal.add_working_days(request.clock_started_at, request.service.target_days),
         )
         if request.paused_since is None:
             request.sla_state = "on_track"
@@ -91,8 +92,7 @@ def apply(reason: str, service_id: int | None = None, actor_id: int | None = Non
             request,
             "deadline_recomputed",
             None,
-            {"reason": reason, "from": old.isoformat(), "to": due.isoformat(),
-             "by_id": actor_id},
+            {"reason": reason, "from": old.isoformat(), "to": due.isoformat(), "by_id": actor_id},
         )
         ladder.advance(request, now, cal)
     db.session.commit()

@@ -59,6 +59,7 @@ def sweep(now: datetime | None = None, batch: int = 500, max_batches: int = 1000
             break
     result.seconds = time.perf_counter() - started
     if result.checked:
-        log.info("sla sweep: checked %d, fired %s in %.3fs", result.checked, result.fired,
-                 result.seconds)
+        log.info(
+            "sla sweep: checked %d, fired %s in %.3fs", result.checked, result.fired, result.seconds
+        )
     return result

@@ -12,6 +12,7 @@ import os
 import re
 from datetime import datetime
 
+import jinja2
 import pytest
 import sqlalchemy as sa
 import time_machine
@@ -19,6 +20,7 @@ from flask import g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from werkzeug.datastructures import FileStorage
+from werkzeug.security import generate_password_hash
 
 from portal import create_app, identifiers
 from portal.extensions import db
@@ -44,8 +46,11 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def _migrated(database_url, tmp_path_factory):
     app = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
-         "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads"))}
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "UPLOAD_FOLDER": str(tmp_path_factory.mktemp("uploads")),
+        }
     )
     with app.app_context():
         if not database_url.startswith("sqlite"):
@@ -56,6 +61,19 @@ def _migrated(database_url, tmp_path_factory):
         upgrade()
         db.engine.dispose()
     return database_url
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """Real scrypt hashes, at a cost fit for tests: the production cost takes ~0.1 s each.
+
+    Hashes carry their parameters, so logging in checks them with this cost too.
+    """
+    monkeypatch.setattr(
+        accounts,
+        "hash_password",
+        lambda password: generate_password_hash(password, method="scrypt:1024:1:1"),
+    )
 
 
 @pytest.fixture
@@ -89,6 +107,24 @@ class FreshGlobalsClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+class _SharedTemplateCode(jinja2.BytecodeCache):
+    """Compiled templates, shared by the apps of all tests (compiling them is most of a
+    test's time otherwise). Keyed by the template's source, so an edit recompiles it."""
+
+    def __init__(self):
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self._code:
+            bucket.bytecode_from_string(self._code[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATE_CODE = _SharedTemplateCode()
+
+
 @pytest.fixture
 def app(_migrated, tmp_path, redis_connection):
     app = create_app(
@@ -103,6 +139,7 @@ def app(_migrated, tmp_path, redis_connection):
     )
     app.extensions["redis"] = redis_connection
     app.test_client_class = FreshGlobalsClient
+    app.jinja_env.bytecode_cache = _TEMPLATE_CODE
     with app.app_context():
         _empty_tables()
         yield app
@@ -166,7 +203,9 @@ class Factory:
     def department(self, code=None) -> Department:
         n = self._next()
         department = Department(
-            code=code or f"D{n}", name_ru=f"Отдел {n}", name_kk=f"Бөлім {n}",
+            code=code or f"D{n}",
+            name_ru=f"Отдел {n}",
+            name_kk=f"Бөлім {n}",
             name_en=f"Department {n}",
         )
         db.session.add(department)
@@ -176,7 +215,9 @@ class Factory:
     def document_type(self, code=None) -> DocumentType:
         n = self._next()
         document_type = DocumentType(
-            code=code or f"doc{n}", name_ru=f"Документ {n}", name_kk=f"Құжат {n}",
+            code=code or f"doc{n}",
+            name_ru=f"Документ {n}",
+            name_kk=f"Құжат {n}",
             name_en=f"Document {n}",
         )
         db.session.add(document_type)
@@ -186,10 +227,16 @@ class Factory:
     def service(self, department, documents=(), target_days=5, policy="pause", code=None):
         n = self._next()
         service = Service(
-            code=code or f"svc{n}", department=department,
-            title_ru=f"Услуга {n}", title_kk=f"Қызмет {n}", title_en=f"Service {n}",
-            description_ru="Описание", description_kk="Сипаттама", description_en="Description",
-            target_days=target_days, waiting_policy=policy,
+            code=code or f"svc{n}",
+            department=department,
+            title_ru=f"Услуга {n}",
+            title_kk=f"Қызмет {n}",
+            title_en=f"Service {n}",
+            description_ru="Описание",
+            description_kk="Сипаттама",
+            description_en="Description",
+            target_days=target_days,
+            waiting_policy=policy,
             required_documents=list(documents),
         )
         db.session.add(service)
@@ -199,8 +246,11 @@ class Factory:
     def employee(self, department, role=Role.STAFF, name=None) -> User:
         n = self._next()
         user = User(
-            email=f"{role}{n}@moldir.test", password_hash=accounts.hash_password(PASSWORD),
-            full_name=name or f"Employee {n}", role=role, department=department,
+            email=f"{role}{n}@moldir.test",
+            password_hash=accounts.hash_password(PASSWORD),
+            full_name=name or f"Employee {n}",
+            role=role,
+            department=department,
         )
         db.session.add(user)
         db.session.commit()
@@ -209,8 +259,10 @@ class Factory:
     def overseer(self, role=Role.SUPERVISOR) -> User:
         n = self._next()
         user = User(
-            email=f"{role}{n}@moldir.test", password_hash=accounts.hash_password(PASSWORD),
-            full_name=f"Overseer {n}", role=role,
+            email=f"{role}{n}@moldir.test",
+            password_hash=accounts.hash_password(PASSWORD),
+            full_name=f"Overseer {n}",
+            role=role,
         )
         db.session.add(user)
         db.session.commit()
@@ -220,8 +272,12 @@ class Factory:
         n = self._next()
         bin_ = identifiers.with_check_digit(f"2401400{n:04d}")
         return accounts.register_applicant(
-            email=f"applicant{n}@firm.test", password=PASSWORD, full_name=name or f"Owner {n}",
-            kind="company", identifier=bin_, company_name=f"Firm {n} LLP",
+            email=f"applicant{n}@firm.test",
+            password=PASSWORD,
+            full_name=name or f"Owner {n}",
+            kind="company",
+            identifier=bin_,
+            company_name=f"Firm {n} LLP",
         )
 
 
@@ -239,8 +295,14 @@ def login(client):
     def do(user, password=PASSWORD):
         with client.session_transaction() as session:
             session.clear()
-        response = client.post("/login", data={"email": user.email, "password": password,
-                                               "csrf_token": csrf_token(client, "/login")})
+        response = client.post(
+            "/login",
+            data={
+                "email": user.email,
+                "password": password,
+                "csrf_token": csrf_token(client, "/login"),
+            },
+        )
         assert response.status_code == 302, response.get_data(as_text=True)
         return client
 

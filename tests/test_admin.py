@@ -74,8 +74,12 @@ def test_admin_changes_a_target_and_sees_what_moves(app, make, login, travel):
     client.get("/lang/en")
     path = f"/admin/services/{service.code}"
     form = {
-        "target_days": "7", "waiting_policy": "run", "at_risk_percent": "80",
-        "warn_at_risk": "y", "escalate_to_head": "y", "supervisor_after_days": "3",
+        "target_days": "7",
+        "waiting_policy": "run",
+        "at_risk_percent": "80",
+        "warn_at_risk": "y",
+        "escalate_to_head": "y",
+        "supervisor_after_days": "3",
     }
     preview = client.post(path, data={**form, "csrf_token": csrf_token(client, path)})
     assert "This moves 2 open deadlines." in preview.get_data(as_text=True)
@@ -100,8 +104,12 @@ def test_bad_policy_input_changes_nothing(make, login):
     path = f"/admin/services/{service.code}"
     response = client.post(
         path,
-        data={"target_days": "0", "waiting_policy": "sometimes", "at_risk_percent": "150",
-              "csrf_token": csrf_token(client, path)},
+        data={
+            "target_days": "0",
+            "waiting_policy": "sometimes",
+            "at_risk_percent": "150",
+            "csrf_token": csrf_token(client, path),
+        },
     )
     assert response.status_code == 422
     db.session.refresh(service)
@@ -110,8 +118,12 @@ def test_bad_policy_input_changes_nothing(make, login):
 
 def test_only_the_admin_edits_the_calendar(make, login):
     department = make.department()
-    for user in (make.employee(department), make.employee(department, Role.HEAD),
-                 make.overseer(Role.SUPERVISOR), make.applicant()):
+    for user in (
+        make.employee(department),
+        make.employee(department, Role.HEAD),
+        make.overseer(Role.SUPERVISOR),
+        make.applicant(),
+    ):
         client = login(user)
         assert client.get("/admin/calendar").status_code == 403
         assert client.get("/admin/services").status_code == 403

@@ -47,3 +47,7 @@ class PolicyForm(FlaskForm):
         validators=[Optional(), NumberRange(1, 60)],
     )
     confirmed = HiddenField(default="")
+
+
+class RetryForm(FlaskForm):
+    """A dead outbox row, given another set of attempts."""

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.admin.forms import OverrideForm, PolicyForm, RemoveOverrideForm
+from portal.admin.forms import OverrideForm, PolicyForm, RemoveOverrideForm, RetryForm
 from portal.auth.decorators import roles_required
 from portal.extensions import db
 from portal.models import CalendarOverride, Service
@@ -28,20 +28,25 @@ def _year_days(year: int):
     while day.year == year:
         name = cal.holiday_name(day)
         if name is not None or (day.weekday() >= 5 and cal.is_working_day(day)):
-            days.append({"day": day, "name": name, "working": cal.is_working_day(day),
-                         "estimated": bool(name and "estimated" in name.lower())})
+            days.append(
+                {
+                    "day": day,
+                    "name": name,
+                    "working": cal.is_working_day(day),
+                    "estimated": bool(name and "estimated" in name.lower()),
+                }
+            )
         day = date.fromordinal(day.toordinal() + 1)
     return days
 
 
 def _calendar_page(form=None, status=200, shift=None):
-    year = request.args.get("year", type=int) or clock.now().astimezone(
-        deadlines.calendar().tz).year
+    year = (
+        request.args.get("year", type=int) or clock.now().astimezone(deadlines.calendar().tz).year
+    )
     if not 2000 <= year <= 2100:
         abort(404)
-    overrides = db.session.scalars(
-        sa.select(CalendarOverride).order_by(CalendarOverride.day)
-    ).all()
+    overrides = db.session.scalars(sa.select(CalendarOverride).order_by(CalendarOverride.day)).all()
     return render_template(
         "admin/calendar.html",
         year=year,
@@ -70,8 +75,7 @@ def add_override():
             shift = policies.preview_override(form.day.data, form.kind.data, form.name.data)
             form.confirmed.data = "yes"
             return _calendar_page(form, 200, shift)
-        saved = policies.add_override(current_user, form.day.data, form.kind.data,
-                                      form.name.data)
+        saved = policies.add_override(current_user, form.day.data, form.kind.data, form.name.data)
     except ServiceError as error:
         form.form_errors.append(str(error.message))
         return _calendar_page(form, 422)
@@ -88,8 +92,9 @@ def remove_override(override_id: int):
     try:
         if form.confirmed.data != "yes":
             override, shift = policies.preview_removal(override_id)
-            return render_template("admin/confirm_removal.html", override=override,
-                                   shift=shift, form=form)
+            return render_template(
+                "admin/confirm_removal.html", override=override, shift=shift, form=form
+            )
         saved = policies.remove_override(current_user, override_id)
     except ServiceError as error:
         if error.code == "not_found":
@@ -103,8 +108,9 @@ def _flash_saved(saved) -> None:
     if saved.queued:
         flash(_("Saved. Open deadlines are being recomputed."), "success")
     else:
-        flash(_("Saved, but the recompute could not be queued: run `flask sla recompute`."),
-              "warning")
+        flash(
+            _("Saved, but the recompute could not be queued: run `flask sla recompute`."), "warning"
+        )
 
 
 @bp.get("/services")
@@ -159,3 +165,57 @@ def policy(code: str):
         else:
             status = 422
     return render_template("admin/policy.html", service=service, form=form, shift=shift), status
+
+
+# --- the notification outbox ----------------------------------------------------------------
+
+
+def _outbox_filters():
+    from notifications import outbox, templates
+
+    def pick(name, allowed):
+        value = request.args.get(name) or None
+        return value if value in allowed else None
+
+    return outbox.OutboxFilter(
+        status=pick("status", outbox.STATUSES),
+        channel=pick("channel", outbox.CHANNELS),
+        template=pick("template", tuple(templates.TEMPLATES)),
+    )
+
+
+@bp.get("/outbox")
+@admin_only
+def outbox():
+    from notifications import outbox as messages
+    from notifications import templates
+
+    filters = _outbox_filters()
+    return render_template(
+        "admin/outbox.html",
+        rows=messages.listing(filters),
+        counts=messages.counts_by_status(),
+        filters=filters,
+        statuses=messages.STATUSES,
+        channels=messages.CHANNELS,
+        templates=sorted(templates.TEMPLATES),
+    )
+
+
+@bp.post("/outbox/<int:outbox_id>/retry")
+@admin_only
+def retry_outbox(outbox_id: int):
+    from notifications import outbox as messages
+
+    form = RetryForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        messages.retry(outbox_id)
+    except LookupError:
+        abort(404)
+    except messages.NotRetryable:
+        flash(_("Only a dead message can be retried."), "warning")
+    else:
+        flash(_("The message will be sent again."), "success")
+    return redirect(url_for("admin.outbox", status="dead"))

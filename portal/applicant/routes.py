@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -40,13 +40,21 @@ def apply(code: str):
     )
     if service is None:
         abort(404)
+    carry_from = request.args.get("from") or None
+    previous, carried = request_service.carried_documents(current_user, service, carry_from)
     form = submit_form_for(service.required_documents)()
+    if previous is not None and not form.is_submitted():
+        form.description.data = previous.description
     status = 200
     if form.validate_on_submit():
         type_ids = [d.id for d in service.required_documents]
         try:
             created = request_service.submit(
-                current_user, service, form.description.data, _uploads(form, type_ids)
+                current_user,
+                service,
+                form.description.data,
+                _uploads(form, type_ids),
+                carry_from=carry_from,
             )
         except ServiceError as error:
             _form_error(form, error)
@@ -54,7 +62,9 @@ def apply(code: str):
             return redirect(url_for("applicant.confirmation", reference=created.reference))
     if form.is_submitted():
         status = 422
-    return render_template("applicant/apply.html", form=form, service=service), status
+    return render_template(
+        "applicant/apply.html", form=form, service=service, previous=previous, carried=carried
+    ), status
 
 
 @bp.get("/requests")
@@ -89,6 +99,17 @@ def detail(reference: str, answer_form=None, withdraw_form=None, status=200):
         ),
         status,
     )
+
+
+@bp.get("/requests/<reference>/refusal")
+@applicant_only
+def refusal(reference: str):
+    """The printable notice of a refusal for incompleteness: what was missing and why."""
+    found = access.get_request(current_user, reference)
+    expired = [d for d in found.document_requests if d.state == "expired"]
+    if found.state != "refused_incomplete" or not expired:
+        abort(404)
+    return render_template("applicant/refusal.html", req=found, ask=expired[-1])
 
 
 @bp.post("/requests/<reference>/answer")

@@ -1,6 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 
@@ -33,3 +33,17 @@ class LoginForm(FlaskForm):
 
 class MarkReadForm(FlaskForm):
     pass
+
+
+class ProfileForm(FlaskForm):
+    notify_email = BooleanField(_l("Email me"))
+    notify_sms = BooleanField(_l("Send me SMS"))
+    phone = StringField(
+        _l("Mobile phone number"),
+        validators=[Optional(), Length(max=24)],
+        render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "+7XXXXXXXXXX"},
+    )
+    locale = SelectField(
+        _l("Language of messages"),
+        choices=[("ru", "Русский"), ("kk", "Қазақша"), ("en", "English")],
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.auth.forms import LoginForm, MarkReadForm, RegisterForm
+from portal.auth.forms import LoginForm, MarkReadForm, ProfileForm, RegisterForm
 from portal.public.routes import safe_next
 from portal.services import ServiceError, accounts
 
@@ -44,7 +45,8 @@ def register():
             _start_session(user)
             flash(_("Welcome! Your account is ready."), "success")
             return redirect(url_for("public.catalogue"))
-    return render_template("auth/register.html", form=form), 200 if request.method == "GET" or not form.errors else 422
+    status = 200 if request.method == "GET" or not form.errors else 422
+    return render_template("auth/register.html", form=form), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -81,7 +83,11 @@ def logout():
 def inbox():
     from notifications import inbox as notices
 
-    return render_template("auth/inbox.html", notices=notices.recent(current_user))
+    return render_template(
+        "auth/inbox.html",
+        notices=notices.recent(current_user),
+        subject=lambda notice: notices.subject(notice, str(get_locale() or "ru")),
+    )
 
 
 @bp.post("/inbox/read")
@@ -93,3 +99,30 @@ def mark_read():
     if form.validate_on_submit():
         notices.mark_all_read(current_user)
     return redirect(url_for("auth.inbox"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    """How the person wants to be told: email, SMS (with a phone number), language."""
+    from notifications import preferences
+
+    if request.method == "GET":
+        form = ProfileForm(obj=current_user, formdata=None)
+        return render_template("auth/profile.html", form=form)
+    form = ProfileForm()
+    if form.validate_on_submit():
+        try:
+            preferences.save(
+                current_user,
+                email=form.notify_email.data,
+                sms=form.notify_sms.data,
+                phone=form.phone.data,
+                locale=form.locale.data,
+            )
+        except ServiceError as error:
+            getattr(form, error.field or "phone").errors.append(str(error.message))
+        else:
+            flash(_("Your choices are saved."), "success")
+            return redirect(url_for("auth.profile"))
+    return render_template("auth/profile.html", form=form), 422

@@ -22,6 +22,9 @@ def safe_next(target: str | None, fallback: str) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return fallback
+    # Browsers read a backslash as "/", so /\evil.example would leave the site.
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return fallback
     return target
 
 

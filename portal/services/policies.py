@@ -23,10 +23,7 @@ KINDS = ("holiday", "working")
 
 
 def _overrides_with(change: tuple[str, date, str, str] | None) -> tuple:
-    rows = {
-        o.day: (o.day, o.kind, o.name)
-        for o in db.session.scalars(sa.select(CalendarOverride))
-    }
+    rows = {o.day: (o.day, o.kind, o.name) for o in db.session.scalars(sa.select(CalendarOverride))}
     if change is not None:
         op, day, kind, name = change
         if op == "add":
@@ -118,8 +115,9 @@ def _check_policy(values: dict) -> None:
     if values["waiting_policy"] not in ("pause", "run", "restart"):
         raise ServiceError(_l("Choose a waiting policy."), field="waiting_policy")
     if not 0 < values["at_risk_ratio"] < 1:
-        raise ServiceError(_l("The at-risk threshold is between 1 and 99 %."),
-                           field="at_risk_ratio")
+        raise ServiceError(
+            _l("The at-risk threshold is between 1 and 99 %."), field="at_risk_ratio"
+        )
 
 
 def preview_policy(service: Service, values: dict) -> recompute.Shift:
@@ -129,8 +127,11 @@ def preview_policy(service: Service, values: dict) -> recompute.Shift:
 
 def save_policy(actor: User, service: Service, values: dict) -> Saved:
     _check_policy(values)
-    changed = {k: (getattr(service, k), v) for k, v in values.items()
-               if k in POLICY_FIELDS and getattr(service, k) != v}
+    changed = {
+        k: (getattr(service, k), v)
+        for k, v in values.items()
+        if k in POLICY_FIELDS and getattr(service, k) != v
+    }
     for key, (_old, new) in changed.items():
         setattr(service, key, new)
     db.session.commit()

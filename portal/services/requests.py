@@ -89,6 +89,29 @@ def _store(request: ServiceRequest, checked, user: User, document_request=None) 
     return stored
 
 
+def _carry(request: ServiceRequest, documents: list[Document], user: User, now) -> list[str]:
+    """Copy documents given on an earlier request (a new file each: requests own theirs)."""
+    stored = []
+    for document in documents:
+        with open(storage.path_of(document.stored_name), "rb") as source:
+            name = storage.save(source)
+        stored.append(name)
+        db.session.add(
+            Document(
+                request=request,
+                document_type_id=document.document_type_id,
+                original_name=document.original_name,
+                stored_name=name,
+                content_type=document.content_type,
+                size=document.size,
+                sha256=document.sha256,
+                uploaded_by_id=user.id,
+                uploaded_at=now,
+            )
+        )
+    return stored
+
+
 def pick_assignee(department_id: int) -> User | None:
     """The department's employee with the fewest open requests; ties: least recently given."""
     open_count = (
@@ -115,8 +138,38 @@ def pick_assignee(department_id: int) -> User | None:
     return None
 
 
-def submit(applicant: User, service: Service, description: str, files: list[Upload]):
-    """Create a request with its documents, assign it and start its clock, all at once."""
+def carried_documents(applicant: User, service: Service, reference: str | None):
+    """The request a new one starts from, and its documents by type (refused ones only)."""
+    if not reference:
+        return None, {}
+    previous = db.session.scalar(
+        sa.select(ServiceRequest).where(ServiceRequest.reference == reference)
+    )
+    if (
+        previous is None
+        or previous.applicant_id != applicant.id
+        or previous.service_id != service.id
+        or previous.state != "refused_incomplete"
+    ):
+        raise NotVisible(reference)
+    by_type = {}
+    for document in previous.documents:  # the latest of each type wins
+        by_type[document.document_type_id] = document
+    return previous, by_type
+
+
+def submit(
+    applicant: User,
+    service: Service,
+    description: str,
+    files: list[Upload],
+    carry_from: str | None = None,
+):
+    """Create a request with its documents, assign it and start its clock, all at once.
+
+    `carry_from` names a request refused as incomplete: documents already given there
+    are carried over for any required type not uploaded again.
+    """
     if applicant.role != Role.APPLICANT:
         raise ServiceError(_l("Only applicants submit requests."))
     if not service.active:
@@ -124,14 +177,16 @@ def submit(applicant: User, service: Service, description: str, files: list[Uplo
     description = (description or "").strip()
     if not description:
         raise ServiceError(_l("Describe your request."), field="description")
+    previous, carried = carried_documents(applicant, service, carry_from)
     by_type = {u.document_type_id: u for u in files if getattr(u.file, "filename", "")}
     for document_type in service.required_documents:
-        if document_type.id not in by_type:
+        if document_type.id not in by_type and document_type.id not in carried:
             raise ServiceError(
                 _l("Attach this document."), field=f"doc_{document_type.id}", code="missing"
             )
     required_ids = {d.id for d in service.required_documents}
     checked = _check_uploads([u for t, u in by_type.items() if t in required_ids])
+    carry = [carried[t] for t in required_ids if t not in by_type and t in carried]
 
     now = clock.now()
     request = ServiceRequest(
@@ -142,6 +197,8 @@ def submit(applicant: User, service: Service, description: str, files: list[Uplo
         description=description,
         submitted_at=now,
         updated_at=now,
+        stage_started_at=now,
+        carried_from_id=previous.id if previous else None,
     )
     db.session.add(request)
     stored: list[str] = []
@@ -151,12 +208,17 @@ def submit(applicant: User, service: Service, description: str, files: list[Uplo
         year = now.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).year
         request.reference = f"{current_app.config['REFERENCE_PREFIX']}-{year}-{request.id:06d}"
         stored = _store(request, checked, applicant)
+        stored += _carry(request, carry, applicant, now)
         deadlines.start(request, service.target_days, now)
         lifecycle.record(
             request,
             "submitted",
             applicant,
-            {"service": service.code, "documents": len(checked)},
+            {
+                "service": service.code,
+                "documents": len(checked) + len(carry),
+                **({"carried_from": previous.reference, "carried": len(carry)} if previous else {}),
+            },
             to_state=request.state,
         )
         _assign(request, pick_assignee(service.department_id), actor=None)
@@ -177,14 +239,31 @@ def submit(applicant: User, service: Service, description: str, files: list[Uplo
 
 
 def _tell_about_submission(request: ServiceRequest) -> None:
-    context = {"due_at": request.due_at.isoformat(),
-               "assignee": request.assignee.full_name if request.assignee else None}
-    notifications.notify(request.applicant, "request_submitted", request=request,
-                         context=context, key=f"submitted:{request.id}")
-    notifications.notify(request.applicant, "request_assigned", request=request,
-                         context=context, key=f"assigned:{request.id}")
-    notifications.notify(request.assignee, "new_assignment", request=request, context=context,
-                         key=f"new_assignment:{request.id}:{request.assignee_id}")
+    context = {
+        "due_at": request.due_at.isoformat(),
+        "assignee": request.assignee.full_name if request.assignee else None,
+    }
+    notifications.notify(
+        request.applicant,
+        "request_submitted",
+        request=request,
+        context=context,
+        key=f"submitted:{request.id}",
+    )
+    notifications.notify(
+        request.applicant,
+        "request_assigned",
+        request=request,
+        context=context,
+        key=f"assigned:{request.id}",
+    )
+    notifications.notify(
+        request.assignee,
+        "new_assignment",
+        request=request,
+        context=context,
+        key=f"new_assignment:{request.id}:{request.assignee_id}",
+    )
 
 
 def _assign(request: ServiceRequest, assignee: User | None, actor: User | None, reason=None):
@@ -220,15 +299,21 @@ def _commit_or_rollback():
 def _caseworker_request(user: User, reference: str) -> ServiceRequest:
     request = access.get_request(user, reference)
     if not access.can_act_as_caseworker(user, request):
-        raise ServiceError(_l("Only the accountable employee or the head may act on this."),
-                           code="forbidden")
+        raise ServiceError(
+            _l("Only the accountable employee or the head may act on this."), code="forbidden"
+        )
     return request
 
 
 def act(user: User, reference: str, action: str, reason: str | None = None) -> ServiceRequest:
     """A caseworker's move that needs nothing but (perhaps) a reason."""
-    if action not in ("accept_documents", "send_to_approval", "return_to_review", "approve",
-                      "reject"):
+    if action not in (
+        "accept_documents",
+        "send_to_approval",
+        "return_to_review",
+        "approve",
+        "reject",
+    ):
         raise ServiceError(_l("Unknown action."))
     request = _caseworker_request(user, reference)
     reason = (reason or "").strip()
@@ -246,15 +331,22 @@ def act(user: User, reference: str, action: str, reason: str | None = None) -> S
         outcome = deadlines.stop(request, now)
         lifecycle.record(request, "clock_stopped", None, {"sla_state": outcome})
         notifications.notify(
-            request.applicant, f"decision_{request.state}", request=request,
-            context={"reason": reason or None}, key=f"decision:{request.id}",
+            request.applicant,
+            f"decision_{request.state}",
+            request=request,
+            context={"reason": reason or None},
+            key=f"decision:{request.id}",
         )
+    else:
+        # A new stage may have its own target (approval): the next check moves with it.
+        ladder.schedule(request, now=clock.now())
     _commit_or_rollback()
     return request
 
 
-def request_documents(user: User, reference: str, items: list[tuple[int, str]],
-                      note: str | None = None):
+def request_documents(
+    user: User, reference: str, items: list[tuple[int, str]], note: str | None = None
+):
     """Ask the applicant for what is missing: (document type id, reason) per item.
 
     The applicant is told at once and reminded on the service's cadence until the
@@ -309,10 +401,13 @@ def request_documents(user: User, reference: str, items: list[tuple[int, str]],
     db.session.flush()
     ladder.schedule(request, now=now)
     notifications.notify(
-        request.applicant, "documents_requested", request=request,
+        request.applicant,
+        "documents_requested",
+        request=request,
         context={
-            "items": [{"document": types[t].code, "document_id": t, "reason": r}
-                      for t, r in cleaned],
+            "items": [
+                {"document": types[t].code, "document_id": t, "reason": r} for t, r in cleaned
+            ],
             "reply_by": document_request.reply_by.isoformat(),
         },
         key=f"documents_requested:{document_request.id}",
@@ -342,9 +437,7 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
         stored = _store(request, checked, user, document_request)
         document_request.state = "answered"
         document_request.answered_at = now
-        lifecycle.apply(
-            request, "provide_documents", user, {"documents": len(checked)}
-        )
+        lifecycle.apply(request, "provide_documents", user, {"documents": len(checked)})
         service = request.service
         added = deadlines.resume(request, service.waiting_policy, service.target_days, now)
         ladder.advance(request, now)
@@ -360,9 +453,13 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
                     "clock_epoch": request.clock_epoch,
                 },
             )
-        notifications.notify(request.assignee, "package_complete", request=request,
-                             context={"documents": len(checked)},
-                             key=f"package_complete:{document_request.id}")
+        notifications.notify(
+            request.assignee,
+            "package_complete",
+            request=request,
+            context={"documents": len(checked)},
+            key=f"package_complete:{document_request.id}",
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -411,11 +508,17 @@ def reassign(user: User, reference: str, assignee_id: int, reason: str) -> Servi
     ):
         raise ServiceError(_l("Choose an employee of this department."), field="assignee")
     if assignee.id == request.assignee_id:
-        raise ServiceError(_l("The request is already assigned to this employee."),
-                           field="assignee")
+        raise ServiceError(
+            _l("The request is already assigned to this employee."), field="assignee"
+        )
     _assign(request, assignee, actor=user, reason=reason)
-    notifications.notify(assignee, "reassigned", request=request, context={"reason": reason},
-                         key=f"reassigned:{request.id}:{assignee.id}:{clock.now().isoformat()}")
+    notifications.notify(
+        assignee,
+        "reassigned",
+        request=request,
+        context={"reason": reason},
+        key=f"reassigned:{request.id}:{assignee.id}:{clock.now().isoformat()}",
+    )
     _commit_or_rollback()
     return request
 

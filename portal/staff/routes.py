@@ -52,6 +52,10 @@ def _reassign_form(found, formdata=None):
     return form
 
 
+def _status(error: ServiceError) -> int:
+    return {"conflict": 409, "forbidden": 403}.get(error.code, 422)
+
+
 def render_detail(found, status=200, **forms):
     may_act = access.can_act_as_caseworker(current_user, found)
     actions = [a for a in STAFF_ACTIONS if may_act and is_allowed(found, a)]
@@ -64,7 +68,7 @@ def render_detail(found, status=200, **forms):
         "ask_form": forms.get("ask_form") or ask_form_for(_document_types())(formdata=None),
         "document_types": _document_types(),
     }
-    if context["may_reassign"]:
+    if context["may_reassign"] or "reassign_form" in forms:
         context["reassign_form"] = forms.get("reassign_form") or _reassign_form(found)
     return render_template("staff/detail.html", **context), status
 
@@ -85,7 +89,7 @@ def act(reference: str):
             request_service.act(current_user, reference, form.action.data, form.reason.data)
         except ServiceError as error:
             form.form_errors.append(str(error.message))
-            return render_detail(found, 409 if error.code == "conflict" else 422, act_form=form)
+            return render_detail(found, _status(error), act_form=form)
         flash(_("Done."), "success")
         return redirect(url_for("staff.detail", reference=reference))
     return render_detail(found, 422, act_form=form)
@@ -107,7 +111,7 @@ def ask(reference: str):
             request_service.request_documents(current_user, reference, items)
         except ServiceError as error:
             form.form_errors.append(str(error.message))
-            return render_detail(found, 409 if error.code == "conflict" else 422, ask_form=form)
+            return render_detail(found, _status(error), ask_form=form)
         flash(_("The applicant has been asked for the missing documents."), "success")
         return redirect(url_for("staff.detail", reference=reference))
     return render_detail(found, 422, ask_form=form)
@@ -123,7 +127,7 @@ def reassign(reference: str):
             request_service.reassign(current_user, reference, form.assignee.data, form.reason.data)
         except ServiceError as error:
             form.form_errors.append(str(error.message))
-            return render_detail(found, 422, reassign_form=form)
+            return render_detail(found, _status(error), reassign_form=form)
         flash(_("The request was reassigned."), "success")
         return redirect(url_for("staff.detail", reference=reference))
     return render_detail(found, 422, reassign_form=form)

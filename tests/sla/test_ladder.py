@@ -37,9 +37,11 @@ def test_breach_escalates_up_the_ladder_once_each(app, make, travel):
     assert request.due_at == datetime(2026, 12, 4, 18, 0, tzinfo=ALMATY)
 
     moments = [
-        datetime(2026, 12, 3, 12, 0, tzinfo=ALMATY),   # 75 % used: at risk
-        datetime(2026, 12, 4, 18, 0, 1, tzinfo=ALMATY),  # breached
-        datetime(2026, 12, 10, 18, 0, 1, tzinfo=ALMATY),  # 3 working days later (16th is a holiday later)
+        datetime(2026, 12, 3, 12, 0, tzinfo=ALMATY),  # intake check overdue (2 working days)
+        datetime(2026, 12, 4, 18, 0, 1, tzinfo=ALMATY),  # at risk (Thu 16:00), then breached
+        datetime(
+            2026, 12, 10, 18, 0, 1, tzinfo=ALMATY
+        ),  # 3 working days later (16th is a holiday later)
     ]
     for at in moments:
         travel(at)
@@ -51,10 +53,26 @@ def test_breach_escalates_up_the_ladder_once_each(app, make, travel):
     levels = db.session.execute(
         sa.select(Escalation.level, Escalation.target_user_id).order_by(Escalation.id)
     ).all()
-    assert levels == [("at_risk", employee.id), ("head", head.id), ("supervisor", supervisor.id)]
+    # Nobody checked completeness within the 2-working-day intake target either.
+    assert levels == [
+        ("intake", employee.id),
+        ("at_risk", employee.id),
+        ("head", head.id),
+        ("supervisor", supervisor.id),
+    ]
     request = db.session.get(ServiceRequest, request.id)
     assert request.sla_state == "breached"
     assert request.next_check_at is None
-    kinds = db.session.scalars(sa.select(Event.kind).where(Event.kind.in_(
-        ["sla_at_risk", "sla_breached", "escalated"])).order_by(Event.id)).all()
-    assert kinds == ["sla_at_risk", "escalated", "sla_breached", "escalated", "escalated"]
+    kinds = db.session.scalars(
+        sa.select(Event.kind)
+        .where(Event.kind.in_(["sla_at_risk", "sla_breached", "escalated"]))
+        .order_by(Event.id)
+    ).all()
+    assert kinds == [
+        "escalated",
+        "sla_at_risk",
+        "escalated",
+        "sla_breached",
+        "escalated",
+        "escalated",
+    ]

@@ -1,0 +1,458 @@
+"""What each message says, in Kazakh, Russian and English.
+
+One table: template name -> language -> (subject, body), as Jinja source for plain text.
+Every body is framed by a greeting and a footer with the request's reference and a link
+to it (the page for the recipient's role, under BASE_URL). The context is the snapshot
+`notifications.outbox.snapshot` took when the message was owed; names that have
+translations arrive as {"ru": ..., "kk": ..., "en": ...} and `tr` picks one.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import jinja2
+from babel.dates import format_date, format_time
+
+ALMATY = ZoneInfo("Asia/Almaty")
+LANGUAGES = ("ru", "kk", "en")
+
+GREETING = {
+    "ru": "Здравствуйте, {{ recipient }}!",
+    "kk": "Сәлеметсіз бе, {{ recipient }}!",
+    "en": "Hello, {{ recipient }}!",
+}
+FOOTER = {
+    "ru": "Номер обращения: {{ reference }}\nОткрыть обращение: {{ link }}\n\n"
+    "— Мөлдір, портал услуг акимата",
+    "kk": "Өтініш нөмірі: {{ reference }}\nӨтінішті ашу: {{ link }}\n\n"
+    "— Мөлдір, әкімдік қызметтерінің порталы",
+    "en": "Reference: {{ reference }}\nOpen the request: {{ link }}\n\n"
+    "— Moldir, the city administration's service portal",
+}
+
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "request_submitted": {
+        "ru": (
+            "Обращение {{ reference }} принято",
+            "Ваше обращение {{ reference }} по услуге «{{ service|tr }}» принято.\n"
+            "Срок рассмотрения — до {{ due_at|when }}."
+            "{% if assignee %}\nОтветственный сотрудник: {{ assignee }} "
+            "({{ department|tr }}).{% endif %}",
+        ),
+        "kk": (
+            "{{ reference }} өтініші қабылданды",
+            "«{{ service|tr }}» қызметі бойынша {{ reference }} өтінішіңіз қабылданды.\n"
+            "Қарау мерзімі — {{ due_at|when }} дейін."
+            "{% if assignee %}\nЖауапты қызметкер: {{ assignee }} "
+            "({{ department|tr }}).{% endif %}",
+        ),
+        "en": (
+            "Request {{ reference }} received",
+            "Your request {{ reference }} for “{{ service|tr }}” has been received.\n"
+            "It is due by {{ due_at|when }}."
+            "{% if assignee %}\nAccountable employee: {{ assignee }} "
+            "({{ department|tr }}).{% endif %}",
+        ),
+    },
+    "request_assigned": {
+        "ru": (
+            "{{ reference }}: {% if assignee %}ответственный сотрудник — {{ assignee }}"
+            "{% else %}ответственный сотрудник будет назначен{% endif %}",
+            "{% if assignee %}За ваше обращение {{ reference }} («{{ service|tr }}») отвечает "
+            "{{ assignee }} ({{ department|tr }}).{% else %}Ответственный сотрудник по вашему "
+            "обращению {{ reference }} («{{ service|tr }}») будет назначен в ближайшее время."
+            "{% endif %} Срок — до {{ due_at|when }}.\n"
+            "Если чего-то не хватает, сотрудник сам свяжется с вами: вам не нужно его "
+            "разыскивать.",
+        ),
+        "kk": (
+            "{{ reference }}: {% if assignee %}жауапты қызметкер — {{ assignee }}"
+            "{% else %}жауапты қызметкер тағайындалады{% endif %}",
+            "{% if assignee %}{{ reference }} өтінішіңізге («{{ service|tr }}») {{ assignee }} "
+            "({{ department|tr }}) жауап береді.{% else %}{{ reference }} өтінішіңізге "
+            "(«{{ service|tr }}») жауапты қызметкер жақын арада тағайындалады.{% endif %} "
+            "Мерзімі — {{ due_at|when }} дейін.\n"
+            "Қандай да бір құжат жетіспесе, қызметкердің өзі сізге хабарласады: оны іздеудің "
+            "қажеті жоқ.",
+        ),
+        "en": (
+            "{{ reference }}: {% if assignee %}{{ assignee }} is accountable for your request"
+            "{% else %}an accountable employee will be named{% endif %}",
+            "{% if assignee %}{{ assignee }} ({{ department|tr }}) is the employee accountable "
+            "for your request {{ reference }} (“{{ service|tr }}”).{% else %}An employee will "
+            "soon be made accountable for your request {{ reference }} "
+            "(“{{ service|tr }}”).{% endif %} It is due by {{ due_at|when }}.\n"
+            "If anything is missing, they will ask you: you do not need to chase them.",
+        ),
+    },
+    "new_assignment": {
+        "ru": (
+            "Вам назначено обращение {{ reference }}",
+            "Вам назначено обращение {{ reference }} («{{ service|tr }}») от заявителя "
+            "{{ applicant }}. Срок — до {{ due_at|when }}.",
+        ),
+        "kk": (
+            "Сізге {{ reference }} өтініші тағайындалды",
+            "{{ applicant }} өтініш берушінің {{ reference }} өтініші («{{ service|tr }}») "
+            "сізге тағайындалды. Мерзімі — {{ due_at|when }} дейін.",
+        ),
+        "en": (
+            "New request {{ reference }} assigned to you",
+            "Request {{ reference }} (“{{ service|tr }}”) from {{ applicant }} is assigned to "
+            "you. It is due by {{ due_at|when }}.",
+        ),
+    },
+    "documents_requested": {
+        "ru": (
+            "{{ reference }}: нужны документы",
+            "Для рассмотрения обращения {{ reference }} («{{ service|tr }}») нам нужны:\n"
+            "{{ items|bullets }}\n\n"
+            "Пожалуйста, загрузите их до {{ reply_by|when }}. Если документы не поступят к "
+            "этому сроку, в обращении будет отказано как в неполном.",
+        ),
+        "kk": (
+            "{{ reference }}: құжаттар қажет",
+            "{{ reference }} өтінішін («{{ service|tr }}») қарау үшін бізге мыналар қажет:\n"
+            "{{ items|bullets }}\n\n"
+            "Оларды {{ reply_by|when }} дейін жүктеп беріңіз. Құжаттар осы мерзімге дейін "
+            "ұсынылмаса, өтінішке толық болмауына байланысты бас тартылады.",
+        ),
+        "en": (
+            "{{ reference }}: documents needed",
+            "To continue with your request {{ reference }} (“{{ service|tr }}”) we need:\n"
+            "{{ items|bullets }}\n\n"
+            "Please upload them by {{ reply_by|when }}. If they have not arrived by then, the "
+            "request will be refused as incomplete.",
+        ),
+    },
+    "documents_reminder": {
+        "ru": (
+            "Напоминание {{ number }}: по обращению {{ reference }} ждём документы",
+            "Напоминание № {{ number }} по обращению {{ reference }} («{{ service|tr }}»). "
+            "Мы всё ещё ждём:\n{{ items|bullets }}\n\n"
+            "Пожалуйста, загрузите их до {{ reply_by|when }}; после этого срока в обращении "
+            "будет отказано как в неполном.",
+        ),
+        "kk": (
+            "{{ number }}-еске салу: {{ reference }} өтініші бойынша құжаттарды күтудеміз",
+            "{{ reference }} өтініші («{{ service|tr }}») бойынша № {{ number }} еске салу. "
+            "Біз әлі де мыналарды күтудеміз:\n{{ items|bullets }}\n\n"
+            "Оларды {{ reply_by|when }} дейін жүктеп беріңіз; бұл мерзімнен кейін өтінішке "
+            "толық болмауына байланысты бас тартылады.",
+        ),
+        "en": (
+            "Reminder {{ number }}: {{ reference }} still needs documents",
+            "This is reminder {{ number }} about your request {{ reference }} "
+            "(“{{ service|tr }}”). We are still waiting for:\n{{ items|bullets }}\n\n"
+            "Please upload them by {{ reply_by|when }}; after that the request will be "
+            "refused as incomplete.",
+        ),
+    },
+    "package_complete": {
+        "ru": (
+            "{{ reference }}: заявитель прислал недостающие документы",
+            "Заявитель {{ applicant }} представил недостающие документы по обращению "
+            "{{ reference }} («{{ service|tr }}»). Пакет полный, обращение вернулось в вашу "
+            "очередь.{% if due_at %} Срок — до {{ due_at|when }}.{% endif %}",
+        ),
+        "kk": (
+            "{{ reference }}: өтініш беруші жетіспейтін құжаттарды жіберді",
+            "Өтініш беруші {{ applicant }} {{ reference }} өтініші («{{ service|tr }}») "
+            "бойынша жетіспейтін құжаттарды ұсынды. Құжаттар топтамасы толық, өтініш сіздің "
+            "кезегіңізге қайтты.{% if due_at %} Мерзімі — {{ due_at|when }} дейін.{% endif %}",
+        ),
+        "en": (
+            "{{ reference }}: the applicant sent the missing documents",
+            "{{ applicant }} has provided the missing documents for request {{ reference }} "
+            "(“{{ service|tr }}”). The package is complete and the request is back in your "
+            "queue.{% if due_at %} It is due by {{ due_at|when }}.{% endif %}",
+        ),
+    },
+    "decision_approved": {
+        "ru": (
+            "{{ reference }}: обращение одобрено",
+            "Ваше обращение {{ reference }} («{{ service|tr }}») одобрено.",
+        ),
+        "kk": (
+            "{{ reference }}: өтініш мақұлданды",
+            "{{ reference }} өтінішіңіз («{{ service|tr }}») мақұлданды.",
+        ),
+        "en": (
+            "{{ reference }}: approved",
+            "Your request {{ reference }} (“{{ service|tr }}”) has been approved.",
+        ),
+    },
+    "decision_rejected": {
+        "ru": (
+            "{{ reference }}: в обращении отказано",
+            "По вашему обращению {{ reference }} («{{ service|tr }}») принято решение об "
+            "отказе.{% if reason %}\nПричина: {{ reason }}{% endif %}",
+        ),
+        "kk": (
+            "{{ reference }}: өтінішке бас тартылды",
+            "{{ reference }} өтінішіңіз («{{ service|tr }}») бойынша бас тарту туралы шешім "
+            "қабылданды.{% if reason %}\nСебебі: {{ reason }}{% endif %}",
+        ),
+        "en": (
+            "{{ reference }}: rejected",
+            "Your request {{ reference }} (“{{ service|tr }}”) has been rejected."
+            "{% if reason %}\nReason: {{ reason }}{% endif %}",
+        ),
+    },
+    "refused_incomplete": {
+        "ru": (
+            "{{ reference }}: отказ — документы не представлены в срок",
+            "В обращении {{ reference }} («{{ service|tr }}») отказано: запрошенные документы "
+            "не были представлены{% if reply_by %} до {{ reply_by|when }}{% endif %}.\n"
+            "{{ items|bullets }}\n\n"
+            "Вы можете подать новое обращение на основе этого: уже представленные документы "
+            "будут перенесены.",
+        ),
+        "kk": (
+            "{{ reference }}: бас тартылды — құжаттар мерзімінде ұсынылмады",
+            "Сұралған құжаттар{% if reply_by %} {{ reply_by|when }} дейін{% endif %} "
+            "ұсынылмағандықтан, {{ reference }} өтінішіне («{{ service|tr }}») бас тартылды.\n"
+            "{{ items|bullets }}\n\n"
+            "Осы өтініштің негізінде жаңа өтініш бере аласыз: бұрын ұсынылған құжаттар "
+            "көшіріледі.",
+        ),
+        "en": (
+            "{{ reference }}: refused, documents not provided in time",
+            "Your request {{ reference }} (“{{ service|tr }}”) has been refused: the documents "
+            "we asked for were not provided{% if reply_by %} by {{ reply_by|when }}{% endif %}."
+            "\n{{ items|bullets }}\n\n"
+            "You can start a new request from this one; the documents you already gave will "
+            "be carried over.",
+        ),
+    },
+    "escalation_at_risk": {
+        "ru": (
+            "Обращение {{ reference }} под угрозой срыва срока",
+            "Срок по назначенному вам обращению {{ reference }} («{{ service|tr }}») под "
+            "угрозой: его нужно рассмотреть до {{ due_at|when }}.",
+        ),
+        "kk": (
+            "{{ reference }} өтінішінің мерзімі бұзылу қаупінде",
+            "Сізге тағайындалған {{ reference }} өтінішінің («{{ service|tr }}») мерзімі "
+            "бұзылу қаупінде: оны {{ due_at|when }} дейін қарау керек.",
+        ),
+        "en": (
+            "{{ reference }} is at risk of missing its deadline",
+            "Request {{ reference }} (“{{ service|tr }}”), assigned to you, is at risk: it is "
+            "due by {{ due_at|when }}.",
+        ),
+    },
+    "escalation_intake": {
+        "ru": (
+            "{{ reference }}: срок проверки комплектности истёк",
+            "Проверку комплектности документов по обращению {{ reference }} "
+            "(«{{ service|tr }}») нужно было завершить до {{ rung_due_at|when }}, но обращение "
+            "всё ещё ждёт её. Общий срок — до {{ due_at|when }}.",
+        ),
+        "kk": (
+            "{{ reference }}: құжаттардың толықтығын тексеру мерзімі өтті",
+            "{{ reference }} өтініші («{{ service|tr }}») бойынша құжаттардың толықтығын "
+            "тексеруді {{ rung_due_at|when }} дейін аяқтау керек еді, бірақ өтініш әлі "
+            "тексеруді күтіп тұр. Жалпы мерзімі — {{ due_at|when }} дейін.",
+        ),
+        "en": (
+            "{{ reference }}: the completeness check is overdue",
+            "The completeness check of request {{ reference }} (“{{ service|tr }}”) was due by "
+            "{{ rung_due_at|when }}, and the request is still waiting for it. The request "
+            "itself is due by {{ due_at|when }}.",
+        ),
+    },
+    "escalation_approval": {
+        "ru": (
+            "{{ reference }}: срок согласования истёк",
+            "Согласование по обращению {{ reference }} («{{ service|tr }}») нужно было "
+            "завершить до {{ rung_due_at|when }}, но обращение всё ещё на согласовании. Общий "
+            "срок — до {{ due_at|when }}.",
+        ),
+        "kk": (
+            "{{ reference }}: келісу мерзімі өтті",
+            "{{ reference }} өтініші («{{ service|tr }}») бойынша келісуді "
+            "{{ rung_due_at|when }} дейін аяқтау керек еді, бірақ өтініш әлі келісуде. Жалпы "
+            "мерзімі — {{ due_at|when }} дейін.",
+        ),
+        "en": (
+            "{{ reference }}: approvals are overdue",
+            "Approvals for request {{ reference }} (“{{ service|tr }}”) were due by "
+            "{{ rung_due_at|when }}, and the request is still in approval. The request itself "
+            "is due by {{ due_at|when }}.",
+        ),
+    },
+    "escalation_head": {
+        "ru": (
+            "Просрочено в вашем отделе: {{ reference }}",
+            "Обращение {{ reference }} («{{ service|tr }}») нужно было рассмотреть до "
+            "{{ due_at|when }}, но оно всё ещё открыто.\n"
+            "Ответственный сотрудник: {{ assignee or '—' }}.\n"
+            "Пожалуйста, подтвердите эскалацию и укажите причину.",
+        ),
+        "kk": (
+            "Бөліміңізде мерзімі өткен өтініш: {{ reference }}",
+            "{{ reference }} өтінішін («{{ service|tr }}») {{ due_at|when }} дейін қарау керек "
+            "еді, бірақ ол әлі ашық.\n"
+            "Жауапты қызметкер: {{ assignee or '—' }}.\n"
+            "Эскалацияны растап, себебін көрсетіңіз.",
+        ),
+        "en": (
+            "Overdue in your department: {{ reference }}",
+            "Request {{ reference }} (“{{ service|tr }}”) was due by {{ due_at|when }} and is "
+            "still open.\nAccountable employee: {{ assignee or '—' }}.\n"
+            "Please acknowledge this escalation with a reason.",
+        ),
+    },
+    "escalation_supervisor": {
+        "ru": (
+            "Просрочка сохраняется после эскалации руководителю: {{ reference }}",
+            "Обращение {{ reference }} («{{ service|tr }}», {{ department|tr }}) нужно было "
+            "рассмотреть до {{ due_at|when }}. Руководитель отдела уведомлён, но обращение "
+            "всё ещё открыто.\nОтветственный сотрудник: {{ assignee or '—' }}.",
+        ),
+        "kk": (
+            "Бөлім басшысына хабарланғаннан кейін де мерзімі өтіп тұр: {{ reference }}",
+            "{{ reference }} өтінішін («{{ service|tr }}», {{ department|tr }}) "
+            "{{ due_at|when }} дейін қарау керек еді. Бөлім басшысына хабарланды, бірақ "
+            "өтініш әлі ашық.\nЖауапты қызметкер: {{ assignee or '—' }}.",
+        ),
+        "en": (
+            "Still overdue after the head was told: {{ reference }}",
+            "Request {{ reference }} (“{{ service|tr }}”, {{ department|tr }}) was due by "
+            "{{ due_at|when }}. The head of department was told, and it is still open.\n"
+            "Accountable employee: {{ assignee or '—' }}.",
+        ),
+    },
+    "reassigned": {
+        "ru": (
+            "Обращение {{ reference }} передано вам",
+            "Обращение {{ reference }} («{{ service|tr }}») от заявителя {{ applicant }} "
+            "передано вам. Срок — до {{ due_at|when }}."
+            "{% if reason %}\nПричина: {{ reason }}{% endif %}",
+        ),
+        "kk": (
+            "{{ reference }} өтініші сізге берілді",
+            "{{ applicant }} өтініш берушінің {{ reference }} өтініші («{{ service|tr }}») "
+            "сізге берілді. Мерзімі — {{ due_at|when }} дейін."
+            "{% if reason %}\nСебебі: {{ reason }}{% endif %}",
+        ),
+        "en": (
+            "Request {{ reference }} reassigned to you",
+            "Request {{ reference }} (“{{ service|tr }}”) from {{ applicant }} is now yours. "
+            "It is due by {{ due_at|when }}.{% if reason %}\nReason: {{ reason }}{% endif %}",
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    link: str
+
+    @property
+    def short(self) -> str:
+        """One line for SMS: the subject and the link."""
+        return f"{self.subject} {self.link}"
+
+
+class TemplateError(Exception):
+    """A message cannot be rendered (unknown template, broken context): it never will be."""
+
+
+def _language(language: str) -> str:
+    return language if language in LANGUAGES else "ru"
+
+
+def _when(value, language: str) -> str:
+    """An ISO instant as the akimat's wall clock reads it: '4 декабря 2026 г., 18:00'."""
+    if not value or isinstance(value, jinja2.Undefined):
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        local = value.astimezone(ALMATY) if value.tzinfo else value
+        return f"{format_date(local.date(), 'long', locale=language)}, " + format_time(
+            local.time(), "HH:mm", locale=language
+        )
+    if isinstance(value, date):
+        return format_date(value, "long", locale=language)
+    return str(value)
+
+
+def _tr(value, language: str) -> str:
+    if isinstance(value, dict):
+        return str(value.get(language) or value.get("ru") or next(iter(value.values()), ""))
+    if value is None or isinstance(value, jinja2.Undefined):
+        return ""
+    return str(value)
+
+
+def _bullets(items, language: str) -> str:
+    lines = []
+    for item in items or ():
+        if isinstance(item, dict):
+            name = _tr(item.get("names"), language) or str(
+                item.get("document") or item.get("document_type") or ""
+            )
+            reason = item.get("reason")
+            lines.append(f"- {name}: {reason}" if reason else f"- {name}")
+        else:
+            lines.append(f"- {item}")
+    return "\n".join(lines)
+
+
+@functools.cache
+def _environment(language: str) -> jinja2.Environment:
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=False)  # noqa: S701  (plain text)
+    env.filters["when"] = lambda value: _when(value, language)
+    env.filters["tr"] = lambda value: _tr(value, language)
+    env.filters["bullets"] = lambda items: _bullets(items, language)
+    return env
+
+
+@functools.cache
+def _compiled(template: str, language: str, part: str) -> jinja2.Template:
+    if template not in TEMPLATES:
+        raise TemplateError(f"no template {template!r}")
+    subject, body = TEMPLATES[template][language]
+    source = {
+        "subject": subject,
+        "body": f"{GREETING[language]}\n\n{body}\n\n{FOOTER[language]}",
+    }[part]
+    return _environment(language).from_string(source)
+
+
+def render_subject(template: str, language: str, context: dict) -> str:
+    """The subject line alone (the inbox's line for a notice)."""
+    language = _language(language)
+    try:
+        return _compiled(template, language, "subject").render(context).strip()
+    except TemplateError:
+        return template
+    except Exception:  # an old notice with another shape of payload still gets a line
+        return context.get("reference") or template
+
+
+def render(template: str, language: str, context: dict, base_url: str) -> Rendered:
+    """Subject and body of one message in `language`, with the link to the request."""
+    language = _language(language)
+    link = base_url.rstrip("/") + (context.get("path") or "/")
+    facts = {**context, "link": link}
+    try:
+        subject = _compiled(template, language, "subject").render(facts).strip()
+        body = _compiled(template, language, "body").render(facts).strip() + "\n"
+    except TemplateError:
+        raise
+    except Exception as error:
+        raise TemplateError(f"{template}/{language}: {error}") from error
+    return Rendered(subject=" ".join(subject.split()), body=body, link=link)
