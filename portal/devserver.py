@@ -177,7 +177,7 @@ def main() -> int:
     env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
     # RQ's scheduler (delayed jobs, retries with intervals) takes its locks with Lua
     # scripts; fakeredis runs those only when lupa is installed.
-    worker_flags = ["--with-scheduler"]
+    worker_flags = ["--with-scheduler", "--worker-class", "portal.worker.AppWorker"]
     notes = []
 
     standin = None

@@ -66,6 +66,22 @@ def enqueue(func, *args, queue_name: str = "default", job_id: str | None = None,
 _worker_app: Flask | None = None
 
 
+def preload_app() -> Flask:
+    """Build the worker's app now (in the parent, before forking), warm and unconnected."""
+    global _worker_app
+    if _worker_app is None:
+        from portal import create_app
+        from portal.extensions import db
+        from sla import deadlines
+
+        _worker_app = create_app()
+        with _worker_app.app_context():
+            deadlines.calendar().add_working_days(deadlines.clock.now(), 1)
+            # Each work horse opens its own connections; none may be shared across a fork.
+            db.engine.dispose()
+    return _worker_app
+
+
 def job(func):
     """Run a job function inside an app context (the caller's, else the worker's own)."""
 

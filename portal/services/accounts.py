@@ -11,8 +11,15 @@ from portal.extensions import db
 from portal.models import Business, Role, User
 from portal.services import ServiceError
 
-# Checked against when the email is unknown, so both paths cost the same.
-_DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    """Checked against when the email is unknown, so both paths cost the same."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash("not-a-password", method="scrypt")
+    return _dummy_hash
 
 
 def hash_password(password: str) -> str:
@@ -72,7 +79,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The user for these credentials, or None; the same answer whatever was wrong."""
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
