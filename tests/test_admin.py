@@ -80,6 +80,8 @@ def test_admin_changes_a_target_and_sees_what_moves(app, make, login, travel):
         "warn_at_risk": "y",
         "escalate_to_head": "y",
         "supervisor_after_days": "3",
+        "reply_days": "8",
+        "reminder_days": "1, 3",
     }
     preview = client.post(path, data={**form, "csrf_token": csrf_token(client, path)})
     assert "This moves 2 open deadlines." in preview.get_data(as_text=True)
@@ -91,6 +93,7 @@ def test_admin_changes_a_target_and_sees_what_moves(app, make, login, travel):
     db.session.expire_all()
     assert service.target_days == 7 and service.waiting_policy == "run"
     assert service.at_risk_ratio == 0.8
+    assert (service.reply_days, service.reminder_days) == (8, [1, 3])
     for request in created:
         assert db.session.get(ServiceRequest, request.id).due_at == datetime(
             2026, 12, 9, 18, 0, tzinfo=ALMATY
@@ -135,3 +138,23 @@ def test_calendar_page_marks_estimated_moving_holidays(make, login):
     page = client.get("/admin/calendar?year=2026").get_data(as_text=True)
     assert "2026-05-27" in page  # Kurban Ait, an estimated date in the holidays package
     assert "Confirm this date" in page
+
+
+def test_reminder_days_must_fall_before_the_reply_by_day(make, login):
+    department = make.department()
+    service = make.service(department, [], target_days=5)
+    client = login(make.overseer(Role.ADMIN))
+    path = f"/admin/services/{service.code}"
+    form = {
+        "target_days": "5",
+        "waiting_policy": "pause",
+        "at_risk_percent": "75",
+        "reply_days": "5",
+        "reminder_days": "2, 7",
+        "csrf_token": csrf_token(client, path),
+    }
+    assert client.post(path, data=form).status_code == 422
+    form["reminder_days"] = "two"
+    assert client.post(path, data=form).status_code == 422
+    db.session.refresh(service)
+    assert (service.reply_days, service.reminder_days) == (10, [2, 4, 6])

@@ -42,6 +42,14 @@ class PolicyForm(FlaskForm):
     )
     warn_at_risk = BooleanField(_l("Warn the accountable employee when at risk"))
     escalate_to_head = BooleanField(_l("Escalate to the head of department on breach"))
+    reply_days = IntegerField(
+        _l("Working days the applicant has to send missing documents"),
+        validators=[InputRequired(), NumberRange(1, 60)],
+    )
+    reminder_days = StringField(
+        _l("Remind on these working days after asking (e.g. 2, 4, 6)"),
+        validators=[Optional(), Length(max=60)],
+    )
     supervisor_after_days = IntegerField(
         _l("Escalate to the supervisor this many working days after the breach"),
         validators=[Optional(), NumberRange(1, 60)],

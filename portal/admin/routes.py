@@ -137,6 +137,8 @@ def _values(form: PolicyForm) -> dict:
         "warn_at_risk": form.warn_at_risk.data,
         "escalate_to_head": form.escalate_to_head.data,
         "supervisor_after_days": form.supervisor_after_days.data,
+        "reply_days": form.reply_days.data,
+        "reminder_days": policies.parse_days(form.reminder_days.data),
     }
 
 
@@ -149,6 +151,7 @@ def policy(code: str):
     if request.method == "GET":
         form = PolicyForm(obj=service, formdata=None)
         form.at_risk_percent.data = round(service.at_risk_ratio * 100)
+        form.reminder_days.data = ", ".join(str(d) for d in service.reminder_days or [])
     else:
         form = PolicyForm()
         if form.validate_on_submit():

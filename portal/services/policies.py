@@ -106,7 +106,17 @@ POLICY_FIELDS = (
     "warn_at_risk",
     "escalate_to_head",
     "supervisor_after_days",
+    "reply_days",
+    "reminder_days",
 )
+
+
+def parse_days(text: str | None) -> list[int] | None:
+    """'2, 4, 6' -> [2, 4, 6]; None when it is not a list of whole numbers."""
+    parts = [p.strip() for p in (text or "").replace(";", ",").split(",") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        return None
+    return sorted({int(p) for p in parts})
 
 
 def _check_policy(values: dict) -> None:
@@ -114,6 +124,12 @@ def _check_policy(values: dict) -> None:
         raise ServiceError(_l("The target is 1 to 365 working days."), field="target_days")
     if values["waiting_policy"] not in ("pause", "run", "restart"):
         raise ServiceError(_l("Choose a waiting policy."), field="waiting_policy")
+    reminders = values.get("reminder_days", [])
+    if reminders is None or any(not 1 <= d < values.get("reply_days", 10) for d in reminders):
+        raise ServiceError(
+            _l("Reminder days are whole working days before the reply-by day, e.g. 2, 4, 6."),
+            field="reminder_days",
+        )
     if not 0 < values["at_risk_ratio"] < 1:
         raise ServiceError(
             _l("The at-risk threshold is between 1 and 99 %."), field="at_risk_ratio"
