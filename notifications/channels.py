@@ -2,7 +2,7 @@
 
 A channel takes an `Outgoing` message and returns the provider's id for it, or raises
 `TransientError` (try again later) or `PermanentError` (never will work: dead at once).
-`open()`/`close()` bracket a relay batch, so email keeps one SMTP connection per batch.
+`open()`/`close()` bracket a relay run (all its batches): email keeps one SMTP connection.
 
 Each channel carries the outbox row's idempotency key, so a re-delivery after a worker was
 lost can be recognised where the channel allows it:
@@ -198,7 +198,7 @@ class LoggingEmailChannel(Channel):
 
 
 class SmtpEmailChannel(Channel):
-    """Email over SMTP (smtplib): one connection per relay batch, re-opened when it drops."""
+    """Email over SMTP (smtplib): one connection for a relay run, re-opened when it drops."""
 
     name = "email"
 
@@ -249,6 +249,10 @@ class SmtpEmailChannel(Channel):
         self.open()
         try:
             refused = self._smtp.sendmail(self._envelope_from, [message.address], data)
+        except smtplib.SMTPSenderRefused as error:
+            # Our MAIL_FROM refused: a setting to fix, not a bad message. Retry later.
+            self._drop()
+            raise ChannelDown(f"sender refused: {error.smtp_code}") from error
         except smtplib.SMTPRecipientsRefused as error:
             code = next(iter(error.recipients.values()))[0]
             self._reset()
@@ -341,7 +345,7 @@ class HttpSmsChannel(Channel):
 # --- settings -----------------------------------------------------------------------------
 
 
-def _flag(value) -> bool:
+def flag(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -353,8 +357,8 @@ def setting(config, name: str, default=None):
 
 
 def smtp_settings(config) -> SmtpSettings:
-    use_ssl = _flag(setting(config, "SMTP_SSL", "0"))
-    starttls = _flag(setting(config, "SMTP_STARTTLS", "0"))
+    use_ssl = flag(setting(config, "SMTP_SSL", "0"))
+    starttls = flag(setting(config, "SMTP_STARTTLS", "0"))
     default_port = 465 if use_ssl else 587 if starttls else 25
     return SmtpSettings(
         host=setting(config, "SMTP_HOST") or None,

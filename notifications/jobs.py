@@ -7,6 +7,7 @@ is harmless. Redis holds only the nudge; what is owed lives in the database.
 from __future__ import annotations
 
 import logging
+import time
 
 from redis.exceptions import RedisError
 
@@ -32,10 +33,15 @@ def relay_job() -> dict:
         redis_connection().delete(KICK_KEY)
     except (RedisError, OSError):
         pass
+    started, cpu_started = time.perf_counter(), time.process_time()
     counts = relay.deliver_due(budget_seconds=RELAY_BUDGET_SECONDS)
     if counts.claimed and relay.due_count():
         kick(force=True)  # the budget ran out with work left
-    return counts.as_dict()
+    return {
+        **counts.as_dict(),
+        "seconds": round(time.perf_counter() - started, 3),
+        "cpu_seconds": round(time.process_time() - cpu_started, 3),
+    }
 
 
 @job

@@ -1,9 +1,11 @@
 """The outbox: what is owed to whom, written in the transaction of the change that caused it.
 
-One row per (notification, channel). The idempotency key is `f"{key}:{channel}"` and is
-unique, so a notification asked for twice is written once. In-app notices are delivered in
-the same transaction (they are rows in the same database, so that is exactly once by
-construction); email and SMS rows wait, `pending`, for the relay (`notifications.relay`).
+One row per (notification, channel). The idempotency key is `f"{key}:{channel}"`: a key
+already written adds nothing (checked first; the unique constraint backs the check, so of
+two transactions racing on one key the second fails at commit). In-app notices are
+delivered in the same transaction (they are rows in the same database, so that is exactly
+once by construction); email and SMS rows wait, `pending`, for the relay
+(`notifications.relay`).
 
 A commit that added pending rows kicks the relay through RQ (best effort: the periodic
 re-drive catches up with anything a lost kick left behind).
@@ -11,7 +13,6 @@ re-drive catches up with anything a lost kick left behind).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,8 +24,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from portal.extensions import db
 from portal.models import DocumentType, Role, ServiceRequest, User, UTCDateTime
 from sla import clock
-
-log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED, DEAD = "pending", "sending", "sent", "failed", "dead"
 STATUSES = (PENDING, SENDING, SENT, FAILED, DEAD)
@@ -156,18 +155,26 @@ def write(
         raise ValueError(f"no template {template!r}")
     channels = channels_for(user)
     keys = {f"{key}:{channel}": channel for channel in channels}
-    # The session autoflushes, so a row added earlier in this transaction counts too.
-    written = set(
-        db.session.scalars(
-            sa.select(OutboxMessage.idempotency_key).where(
-                OutboxMessage.idempotency_key.in_(list(keys))
+    # No autoflush: the caller's half-made change is the caller's to flush (a sweep would
+    # otherwise write its request once per notice). Rows added earlier in this transaction
+    # and not yet flushed count as written all the same.
+    with db.session.no_autoflush:
+        written = set(
+            db.session.scalars(
+                sa.select(OutboxMessage.idempotency_key).where(
+                    OutboxMessage.idempotency_key.in_(list(keys))
+                )
             )
         )
-    )
-    if len(written) == len(keys):
-        return []
+        written |= {
+            obj.idempotency_key
+            for obj in db.session.new
+            if isinstance(obj, OutboxMessage) and obj.idempotency_key in keys
+        }
+        if len(written) == len(keys):
+            return []
+        facts = snapshot(user, request, context)
     now = clock.now()
-    facts = snapshot(user, request, context)
     language = user.locale if user.locale in LANGUAGES else "ru"
     rows = []
     for idempotency_key, channel in keys.items():
@@ -211,20 +218,32 @@ def write(
 # --- kicking the relay after commit -----------------------------------------------------
 
 
+# SQLAlchemy dispatches after_commit / after_rollback for savepoints too (a released
+# `begin_nested()` "commits"): only the outermost transaction's end counts here, else the
+# relay would be kicked before the rows it should send are visible.
+
+
 @sa_event.listens_for(Session, "after_commit")
 def _kick_relay_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     if not session.info.pop(_KICK_FLAG, False):
         return
-    if not has_app_context() or not current_app.config.get("NOTIFY_KICK_RELAY", True):
+    if not has_app_context():
         return
     from notifications import jobs
+    from notifications.channels import flag, setting
 
-    jobs.kick()
+    if flag(setting(current_app.config, "NOTIFY_KICK_RELAY", "1")):
+        jobs.kick()
 
 
 @sa_event.listens_for(Session, "after_rollback")
 def _forget_kick_after_rollback(session: Session) -> None:
-    session.info.pop(_KICK_FLAG, None)
+    # A savepoint rolled back may leave rows owed by the rest of the transaction; at worst
+    # a kick finds nothing to send.
+    if not session.in_nested_transaction():
+        session.info.pop(_KICK_FLAG, None)
 
 
 # --- reading and retrying, for the admin ------------------------------------------------

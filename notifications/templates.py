@@ -26,15 +26,106 @@ GREETING = {
     "en": "Hello, {{ recipient }}!",
 }
 FOOTER = {
-    "ru": "Номер обращения: {{ reference }}\nОткрыть обращение: {{ link }}\n\n"
+    "ru": "{% if reference %}Номер обращения: {{ reference }}\nОткрыть обращение: {{ link }}"
+    "{% else %}Открыть: {{ link }}{% endif %}\n\n"
     "— Мөлдір, портал услуг акимата",
-    "kk": "Өтініш нөмірі: {{ reference }}\nӨтінішті ашу: {{ link }}\n\n"
+    "kk": "{% if reference %}Өтініш нөмірі: {{ reference }}\nӨтінішті ашу: {{ link }}"
+    "{% else %}Ашу: {{ link }}{% endif %}\n\n"
     "— Мөлдір, әкімдік қызметтерінің порталы",
-    "en": "Reference: {{ reference }}\nOpen the request: {{ link }}\n\n"
+    "en": "{% if reference %}Reference: {{ reference }}\nOpen the request: {{ link }}"
+    "{% else %}Open: {{ link }}{% endif %}\n\n"
     "— Moldir, the city administration's service portal",
 }
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    # --- approvals (portal/services/approvals.py) and the daily stand-up digest ---
+    "approval_requested": {
+        "ru": (
+            "{{ reference }}: требуется ваше согласование",
+            "Обращение {{ reference }} («{{ service|tr }}», {{ department|tr }}) направлено "
+            "на согласование: {{ stage|tr }}.\nСогласуйте или верните с комментарием до "
+            "{{ step_due_at|when }}.",
+        ),
+        "kk": (
+            "{{ reference }}: сіздің келісуіңіз қажет",
+            "{{ reference }} өтініші («{{ service|tr }}», {{ department|tr }}) келісуге "
+            "жіберілді: {{ stage|tr }}.\n{{ step_due_at|when }} дейін келісіңіз немесе "
+            "түсініктемемен қайтарыңыз.",
+        ),
+        "en": (
+            "{{ reference }}: your approval is needed",
+            "Request {{ reference }} (“{{ service|tr }}”, {{ department|tr }}) is waiting for "
+            "approval: {{ stage|tr }}.\nApprove it or return it with a comment by "
+            "{{ step_due_at|when }}.",
+        ),
+    },
+    "approval_returned": {
+        "ru": (
+            "{{ reference }}: возвращено с согласования",
+            "Обращение {{ reference }} («{{ service|tr }}») возвращено на рассмотрение "
+            "({{ stage|tr }}{% if approver %}, {{ approver }}{% endif %}).\n"
+            "Комментарий: {{ comment }}",
+        ),
+        "kk": (
+            "{{ reference }}: келісуден қайтарылды",
+            "{{ reference }} өтініші («{{ service|tr }}») қайта қарауға қайтарылды "
+            "({{ stage|tr }}{% if approver %}, {{ approver }}{% endif %}).\n"
+            "Түсініктеме: {{ comment }}",
+        ),
+        "en": (
+            "{{ reference }}: returned from approval",
+            "Request {{ reference }} (“{{ service|tr }}”) was returned to review "
+            "({{ stage|tr }}{% if approver %}, {{ approver }}{% endif %}).\n"
+            "Comment: {{ comment }}",
+        ),
+    },
+    "daily_digest": {
+        "ru": (
+            "Планёрка {{ day|when }}: {% if department %}{{ department|tr }}"
+            "{% else %}все отделы{% endif %}",
+            "Сводка на {{ day|when }}{% if department %} — {{ department|tr }}{% endif %}:\n"
+            "- срок сегодня: {{ counts.due_today }}\n"
+            "- под угрозой срыва срока: {{ counts.at_risk }}\n"
+            "- просрочено: {{ counts.breached }}\n"
+            "- новые со вчерашнего дня: {{ counts.new }}\n"
+            "- ждут документов от заявителей: {{ counts.waiting }}\n"
+            "- на согласовании: {{ counts.in_approval }}"
+            "{% for row in rows %}\n\n{{ row.department|tr }}: срок сегодня "
+            "{{ row.counts.due_today }}, под угрозой {{ row.counts.at_risk }}, просрочено "
+            "{{ row.counts.breached }}, новых {{ row.counts.new }}, ждут заявителей "
+            "{{ row.counts.waiting }}{% endfor %}",
+        ),
+        "kk": (
+            "{{ day|when }} жиналысы: {% if department %}{{ department|tr }}"
+            "{% else %}барлық бөлімдер{% endif %}",
+            "{{ day|when }} жиынтығы{% if department %} — {{ department|tr }}{% endif %}:\n"
+            "- мерзімі бүгін: {{ counts.due_today }}\n"
+            "- мерзімі өту қаупінде: {{ counts.at_risk }}\n"
+            "- мерзімі өткен: {{ counts.breached }}\n"
+            "- кешеден бергі жаңалары: {{ counts.new }}\n"
+            "- өтініш берушілерден құжат күтуде: {{ counts.waiting }}\n"
+            "- келісуде: {{ counts.in_approval }}"
+            "{% for row in rows %}\n\n{{ row.department|tr }}: мерзімі бүгін "
+            "{{ row.counts.due_today }}, қауіпте {{ row.counts.at_risk }}, мерзімі өткен "
+            "{{ row.counts.breached }}, жаңа {{ row.counts.new }}, өтініш берушіні күтуде "
+            "{{ row.counts.waiting }}{% endfor %}",
+        ),
+        "en": (
+            "Stand-up, {{ day|when }}: {% if department %}{{ department|tr }}"
+            "{% else %}all departments{% endif %}",
+            "Digest for {{ day|when }}{% if department %} — {{ department|tr }}{% endif %}:\n"
+            "- due today: {{ counts.due_today }}\n"
+            "- at risk: {{ counts.at_risk }}\n"
+            "- overdue: {{ counts.breached }}\n"
+            "- new since yesterday: {{ counts.new }}\n"
+            "- waiting on applicants: {{ counts.waiting }}\n"
+            "- in approval: {{ counts.in_approval }}"
+            "{% for row in rows %}\n\n{{ row.department|tr }}: due today "
+            "{{ row.counts.due_today }}, at risk {{ row.counts.at_risk }}, overdue "
+            "{{ row.counts.breached }}, new {{ row.counts.new }}, waiting on applicants "
+            "{{ row.counts.waiting }}{% endfor %}",
+        ),
+    },
     "request_submitted": {
         "ru": (
             "Обращение {{ reference }} принято",
@@ -376,7 +467,8 @@ def _when(value, language: str) -> str:
         return "—"
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            # A bare date ("2026-12-01", the digest's day) reads as a date, not midnight.
+            value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
         except ValueError:
             return value
     if isinstance(value, datetime):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, abort, g, render_template, request, session
+from flask import Flask, abort, g, has_request_context, render_template, request, session
 from flask_babel import format_datetime
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from portal import config as settings
-from portal.extensions import babel, csrf, db, login_manager, migrate
+from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.services import NotVisible
 
 ROOT = Path(__file__).resolve().parent.parent
+# Paths answered for machines (JSON or XML), errors included.
+MACHINE_PREFIXES = ("/api/v1/", "/api/openapi.json", "/open311/")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -34,6 +36,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 def select_locale() -> str:
     languages = ("ru", "kk", "en")
+    if has_request_context() and request.path.startswith(MACHINE_PREFIXES):
+        # The APIs keep no session: their callers say what they read in Accept-Language.
+        return request.accept_languages.best_match(languages) or "en"
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
@@ -56,6 +61,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "info"
     queueing.init_app(app)
+    limiter.init_app(app)
 
     from flask_babel import lazy_gettext as _l
 
@@ -81,15 +87,27 @@ def register_extensions(app: Flask) -> None:
                 cursor.execute("PRAGMA busy_timeout=5000")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
+                # pysqlite's own transaction handling starts transactions late and lets a
+                # savepoint's RELEASE commit; SQLAlchemy's recipe: we say BEGIN ourselves.
+                dbapi_connection.isolation_level = None
+
+            @event.listens_for(db.engine, "begin")
+            def _sqlite_begin(connection):
+                connection.exec_driver_sql("BEGIN")
 
 
 def register_blueprints(app: Flask) -> None:
     from portal.admin.routes import bp as admin_bp
+    from portal.api.docs import bp as api_docs_bp
+    from portal.api.routes import bp as api_bp
+    from portal.api.tokens import bp as api_tokens_bp
     from portal.applicant.routes import bp as applicant_bp
     from portal.auth.routes import bp as auth_bp
+    from portal.open311.routes import bp as open311_bp
     from portal.public.routes import bp as public_bp
     from portal.staff.routes import bp as staff_bp
     from portal.supervisor.routes import bp as supervisor_bp
+    from portal.transparency.routes import bp as transparency_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
@@ -97,6 +115,14 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff_bp)
     app.register_blueprint(supervisor_bp)
     app.register_blueprint(admin_bp)
+    # Token-authenticated, no cookies: nothing for CSRF to protect.
+    csrf.exempt(api_bp)
+    csrf.exempt(open311_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(api_docs_bp)
+    app.register_blueprint(api_tokens_bp)
+    app.register_blueprint(open311_bp)
+    app.register_blueprint(transparency_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -105,9 +131,27 @@ def register_errorhandlers(app: Flask) -> None:
     def page(status: int, title: str, message: str):
         return render_template("error.html", status=status, title=title, message=message), status
 
+    def machine_error(error, status: int):
+        """On the APIs' paths, errors no blueprint caught (unknown path or method) as data."""
+        if not request.path.startswith(MACHINE_PREFIXES):
+            return None
+        from werkzeug.exceptions import HTTPException, default_exceptions
+
+        if not isinstance(error, HTTPException):
+            error = default_exceptions[status]()
+        if request.path.startswith("/open311/"):
+            from portal.open311.routes import http_error
+
+            return http_error(error)
+        from portal.api.errors import from_http_exception
+
+        return from_http_exception(error)
+
     @app.errorhandler(NotVisible)
     @app.errorhandler(404)
     def not_found(_error):
+        if (answer := machine_error(_error, 404)) is not None:
+            return answer
         return page(404, _("Not found"), _("There is nothing here, or it is not yours to see."))
 
     @app.errorhandler(403)
@@ -116,10 +160,14 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(_error):
+        if (answer := machine_error(_error, 405)) is not None:
+            return answer
         return page(405, _("Not allowed"), _("This address does not accept that kind of request."))
 
     @app.errorhandler(413)
     def too_large(_error):
+        if (answer := machine_error(_error, 413)) is not None:
+            return answer
         return page(413, _("Too large"), _("The files sent together are too large."))
 
     @app.errorhandler(CSRFError)
@@ -130,6 +178,8 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(400)
     def bad_request(_error):
+        if (answer := machine_error(_error, 400)) is not None:
+            return answer
         return page(400, _("Bad request"), _("The request could not be understood."))
 
     @app.errorhandler(500)
@@ -165,6 +215,11 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(timefmt.sla_label, "sla_label")
     app.add_template_filter(timefmt.notice_text, "notice_text")
     app.add_template_filter(timefmt.office_hours, "office_hours")
+
+    from portal.services import escalations
+
+    app.add_template_filter(escalations.level_label, "escalation_level")
+    app.add_template_filter(escalations.reason_label, "reason_label")
 
     @app.template_global()
     def stage_deadline(req):

@@ -56,4 +56,13 @@ def from_environment(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        # The APIs' rate limits, per token and per client address (Flask-Limiter syntax).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "300 per minute"),
+        "API_IP_RATE_LIMIT": os.environ.get("API_IP_RATE_LIMIT", "600 per minute"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down: serve rather than fail every API call.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        # The first day of the first 12-week cycle (the boards' results run cycle by cycle).
+        "CYCLE_START": os.environ.get("CYCLE_START", "2026-01-05"),
     }

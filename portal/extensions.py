@@ -1,6 +1,7 @@
 """Extensions, unbound; `create_app` binds them."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -21,3 +22,5 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Limits are declared per blueprint (the APIs) with their own keys; none by default.
+limiter = Limiter(key_func=lambda: "global", default_limits=[])

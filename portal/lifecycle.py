@@ -17,6 +17,9 @@ from sla import clock
 APPLICANT = frozenset({Role.APPLICANT})
 CASEWORKER = frozenset({Role.STAFF, Role.HEAD})
 SYSTEM = frozenset()  # taken by jobs, never by a person
+# An approver returning a request to review may be a supervisor (portal/services/approvals.py
+# checks that they were asked).
+APPROVER = frozenset({Role.STAFF, Role.HEAD, Role.SUPERVISOR})
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ TRANSITIONS: dict[str, Transition] = {
         _t("request_documents", {S.SUBMITTED, S.IN_REVIEW}, S.AWAITING_DOCUMENTS, CASEWORKER),
         _t("provide_documents", {S.AWAITING_DOCUMENTS}, S.IN_REVIEW, APPLICANT),
         _t("send_to_approval", {S.IN_REVIEW}, S.IN_APPROVAL, CASEWORKER),
-        _t("return_to_review", {S.IN_APPROVAL}, S.IN_REVIEW, CASEWORKER),
+        _t("return_to_review", {S.IN_APPROVAL}, S.IN_REVIEW, APPROVER),
         _t("approve", {S.IN_APPROVAL}, S.APPROVED, CASEWORKER),
         _t("reject", {S.SUBMITTED, S.IN_REVIEW, S.IN_APPROVAL}, S.REJECTED, CASEWORKER),
         _t(

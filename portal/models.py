@@ -67,6 +67,17 @@ FINAL_STATES = frozenset(
     {State.APPROVED, State.REJECTED, State.WITHDRAWN, State.REFUSED_INCOMPLETE}
 )
 OPEN_STATES = frozenset(State) - FINAL_STATES
+# The partial indexes of the queues cover open requests only (the boards' OPEN, in order).
+OPEN_QUEUE_SQL = "state IN ('awaiting_documents', 'in_approval', 'in_review', 'submitted')"
+# What the boards' figures read of a decided request (an index covers them on PostgreSQL).
+BOARD_COLUMNS = [
+    "department_id",
+    "service_id",
+    "assignee_id",
+    "sla_state",
+    "state",
+    "worked_seconds",
+]
 
 
 class WaitingPolicy(enum.StrEnum):
@@ -208,10 +219,16 @@ class Service(Localized, db.Model):
     reply_days: Mapped[int] = mapped_column(default=10)
     reminder_days: Mapped[list] = mapped_column(sa.JSON, default=lambda: [2, 4, 6])
     active: Mapped[bool] = mapped_column(default=True)
+    # Approvals (portal/services/approvals.py): an approval step not answered by its
+    # deadline counts as given when this is on.
+    silence_is_consent: Mapped[bool] = mapped_column(default=False)
 
     department: Mapped[Department] = relationship(back_populates="services")
     required_documents: Mapped[list[DocumentType]] = relationship(
         secondary=service_document, order_by=DocumentType.id
+    )
+    approvers: Mapped[list[ServiceApprover]] = relationship(
+        order_by="ServiceApprover.position", cascade="all, delete-orphan"
     )
 
     __table_args__ = (
@@ -264,6 +281,9 @@ class ServiceRequest(db.Model):
     stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A request started again from one refused as incomplete.
     carried_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_request.id"))
+    # Office seconds worked from submission to decision, waiting on the applicant left out:
+    # set when the clock stops, so the boards take medians in SQL (no calendar per row).
+    worked_seconds: Mapped[int | None] = mapped_column()
 
     service: Mapped[Service] = relationship()
     department: Mapped[Department] = relationship()
@@ -284,6 +304,40 @@ class ServiceRequest(db.Model):
         sa.Index("ix_service_request_assignee_state", "assignee_id", "state"),
         sa.Index("ix_service_request_department_state", "department_id", "state"),
         sa.Index("ix_service_request_next_check_at", "next_check_at"),
+        # The boards. Completed requests of a department, or of everyone, in a period; on
+        # PostgreSQL with the columns the figures read, so they come from the index alone.
+        sa.Index(
+            "ix_service_request_department_decided",
+            "department_id",
+            "decided_at",
+            postgresql_include=["assignee_id", "sla_state", "state"],
+        ),
+        sa.Index(
+            "ix_service_request_decided_at",
+            "decided_at",
+            postgresql_include=BOARD_COLUMNS,
+        ),
+        # The queues, in their order (paused last, soonest deadline first), open ones only.
+        sa.Index(
+            "ix_service_request_assignee_queue",
+            "assignee_id",
+            sa.text("(paused_since IS NOT NULL)"),
+            "due_at",
+            "id",
+            postgresql_where=sa.text(OPEN_QUEUE_SQL),
+            sqlite_where=sa.text(OPEN_QUEUE_SQL),
+            postgresql_include=["department_id", "service_id", "sla_state", "state"],
+        ),
+        sa.Index(
+            "ix_service_request_department_queue",
+            "department_id",
+            sa.text("(paused_since IS NOT NULL)"),
+            "due_at",
+            "id",
+            postgresql_where=sa.text(OPEN_QUEUE_SQL),
+            sqlite_where=sa.text(OPEN_QUEUE_SQL),
+            postgresql_include=["assignee_id", "service_id", "sla_state", "state"],
+        ),
     )
 
     @property
@@ -413,6 +467,8 @@ class Escalation(db.Model):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason_code: Mapped[str | None] = mapped_column(sa.String(24))
     note: Mapped[str | None] = mapped_column(sa.Text)
+    # The acknowledger's verdict: True excused (not the employee's doing), False not.
+    excused: Mapped[bool | None] = mapped_column()
 
     request: Mapped[ServiceRequest] = relationship()
     target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id])
@@ -425,7 +481,98 @@ class Escalation(db.Model):
             "level in ('at_risk', 'head', 'supervisor', 'intake', 'approval')", name="level"
         ),
         sa.Index("ix_escalation_target_open", "target_user_id", "acknowledged_at"),
+        # The breach board: newest first, and one request's history.
+        sa.Index("ix_escalation_fired_at", "fired_at"),
+        sa.Index("ix_escalation_request_id", "request_id"),
+        sa.Index(
+            "ix_escalation_pending",
+            "fired_at",
+            postgresql_where=sa.text("acknowledged_at IS NULL"),
+            sqlite_where=sa.text("acknowledged_at IS NULL"),
+        ),
     )
+
+
+APPROVER_ROLES = ("head", "supervisor")
+STEP_OUTCOMES = ("approved", "returned", "silence_consent", "cancelled")
+
+
+class ServiceApprover(db.Model):
+    """Who signs off a service's requests after review: a role or a department.
+
+    role "head": the head of the department that owns the request; role "supervisor":
+    any supervisor; a department: any of its staff or heads.
+    """
+
+    __tablename__ = "service_approver"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(sa.ForeignKey("service.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    role: Mapped[str | None] = mapped_column(sa.String(20))
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
+
+    department: Mapped[Department | None] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("service_id", "position", name="uq_service_approver_position"),
+        sa.CheckConstraint(
+            "(role is null and department_id is not null)"
+            " or (role is not null and department_id is null)",
+            name="one_kind",
+        ),
+        sa.CheckConstraint("role is null or role in ('head', 'supervisor')", name="role"),
+    )
+
+
+class ApprovalStep(db.Model):
+    """One sign-off asked for one request in one round of approval.
+
+    A round starts each time the request is sent to approval; its steps run in parallel.
+    """
+
+    __tablename__ = "approval_step"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_request.id"))
+    round: Mapped[int] = mapped_column(default=1)
+    position: Mapped[int] = mapped_column(default=0)
+    approver_role: Mapped[str | None] = mapped_column(sa.String(20))
+    approver_department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    # None while waiting; approved | returned | silence_consent | cancelled
+    outcome: Mapped[str | None] = mapped_column(sa.String(16))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+
+    request: Mapped[ServiceRequest] = relationship()
+    approver_department: Mapped[Department | None] = relationship()
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    answered_by: Mapped[User | None] = relationship(foreign_keys=[answered_by_id])
+
+    __table_args__ = (
+        # Sending to approval twice at once cannot ask for the same sign-off twice.
+        sa.UniqueConstraint("request_id", "round", "position", name="uq_approval_step_once"),
+        sa.CheckConstraint(
+            "outcome is null or outcome in ('approved', 'returned', 'silence_consent', "
+            "'cancelled')",
+            name="outcome",
+        ),
+        sa.Index("ix_approval_step_request_round", "request_id", "round"),
+        # The approvers' queues and the boards read steps by outcome.
+        sa.Index("ix_approval_step_outcome_due_at", "outcome", "due_at"),
+    )
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.outcome is None
+
+    @property
+    def is_given(self) -> bool:
+        return self.outcome in ("approved", "silence_consent")
 
 
 @sa_event.listens_for(Session, "before_flush")
@@ -433,3 +580,29 @@ def _events_are_append_only(session, flush_context, instances):
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, Event) and (obj in session.deleted or session.is_modified(obj)):
             raise ValueError("events are append-only")
+
+
+class ApiToken(db.Model):
+    """A personal API token: only its SHA-256 is kept; the secret is shown once.
+
+    A token acts as its user with the role the user had when it was made: should the role
+    change, the token stops working rather than quietly gaining or losing rights.
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -42,6 +42,12 @@ EVENT_TEXTS = {
     "sla_breached": _l("Deadline missed"),
     "escalated": _l("Escalated: %(level_label)s"),
     "deadline_recomputed": _l("Deadline recomputed"),
+    "approvals_requested": _l("Approvals requested: %(stages)s"),
+    "approval_given": _l("Approval given: %(stage)s"),
+    "approval_silence_consent": _l(
+        "Approval counted as given: %(stage)s did not answer by the deadline"
+    ),
+    "escalation_acknowledged": _l("Escalation acknowledged"),
 }
 
 LEVEL_LABELS = {
@@ -67,6 +73,19 @@ def event_text(event) -> str:
         "previous": payload.get("previous") or "—",
         "number": payload.get("number", ""),
         "level_label": str(LEVEL_LABELS.get(payload.get("level"), payload.get("level", ""))),
+        **_approval_names(event.kind, payload),
+    }
+
+
+def _approval_names(kind: str, payload: dict) -> dict:
+    """The sign-offs an approval event names, in the reader's language."""
+    if not kind.startswith("approval"):
+        return {"stage": "", "stages": ""}
+    from portal.services.approvals import stage_label
+
+    return {
+        "stage": stage_label(payload.get("stage")),
+        "stages": ", ".join(stage_label(key) for key in payload.get("stages", ())),
     }
 
 
@@ -96,6 +115,9 @@ NOTICE_TEXTS = {
     "escalation_supervisor": _l("A request is still overdue after the head was told"),
     "escalation_intake": _l("The completeness check of a request is overdue"),
     "escalation_approval": _l("The approval stage of a request is overdue"),
+    "approval_requested": _l("Your approval is needed on a request"),
+    "approval_returned": _l("A request was returned from approval"),
+    "daily_digest": _l("The daily stand-up digest"),
 }
 
 

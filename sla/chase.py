@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 import notifications
 from portal import lifecycle
@@ -78,17 +78,18 @@ def _remind(
     due_at: datetime,
     now: datetime,
 ) -> bool:
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                ChaseReminder(
-                    document_request_id=document_request.id,
-                    number=number,
-                    due_at=due_at,
-                    sent_at=now,
-                )
-            )
-    except IntegrityError:  # another sweep sent it
+    # One statement, no savepoint: under pysqlite a SAVEPOINT taken before the sweep's first
+    # write opens a transaction of its own that RELEASE commits at once, so a crash before
+    # the sweep's commit kept the reminder but lost its event and notice.
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    added = db.session.execute(
+        insert(ChaseReminder.__table__)
+        .values(document_request_id=document_request.id, number=number, due_at=due_at, sent_at=now)
+        .on_conflict_do_nothing(index_elements=["document_request_id", "number"])
+        .returning(ChaseReminder.__table__.c.id)
+    )
+    if added.scalar() is None:  # another sweep sent it
         return False
     lifecycle.record(
         request,

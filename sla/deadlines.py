@@ -12,6 +12,7 @@ import time as _time
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 
 from sla import clock
 from sla.calendar import WorkingCalendar
@@ -34,10 +35,18 @@ def _overrides() -> tuple:
     return tuple(sorted((r.day, r.kind, r.name) for r in rows))
 
 
-def build_calendar(overrides: tuple = ()) -> WorkingCalendar:
+def _timezone() -> str:
+    """The administration's zone: the app's TIMEZONE setting, Asia/Almaty by default."""
+    try:
+        return current_app.config.get("TIMEZONE", TIMEZONE)
+    except RuntimeError:  # no app context
+        return TIMEZONE
+
+
+def build_calendar(overrides: tuple = (), tz: str | None = None) -> WorkingCalendar:
     """A calendar from (day, kind, name) overrides: kind is "holiday" or "working"."""
     return WorkingCalendar(
-        tz=TIMEZONE,
+        tz=tz or _timezone(),
         extra_holidays={d: name for d, kind, name in overrides if kind == "holiday"},
         extra_working_days=[d for d, kind, _ in overrides if kind == "working"],
     )
@@ -54,14 +63,14 @@ def calendar() -> WorkingCalendar:
         if _cached is not None and now - _cached[0] < _CACHE_SECONDS:
             return _cached[2]
     try:
-        overrides = _overrides()
+        key = (_timezone(), _overrides())
     except RuntimeError:  # no app context: the bare public calendar
-        overrides = ()
+        key = (TIMEZONE, ())
     with _lock:
-        if _cached is not None and _cached[1] == overrides:
-            _cached = (now, overrides, _cached[2])
+        if _cached is not None and _cached[1] == key:
+            _cached = (now, key, _cached[2])
         else:
-            _cached = (now, overrides, build_calendar(overrides))
+            _cached = (now, key, build_calendar(key[1], key[0]))
         return _cached[2]
 
 
@@ -136,6 +145,12 @@ def stop(request, at: datetime | None = None) -> str:
             request.paused_since, at
         )
     request.paused_since = None
+    if request.submitted_at is not None:
+        request.worked_seconds = max(
+            calendar().working_seconds_between(request.submitted_at, at)
+            - request.paused_working_seconds,
+            0,
+        )
     request.sla_state = (
         "met" if request.due_at is None or counted_until <= request.due_at else "missed"
     )

@@ -18,3 +18,11 @@ def recompute_job(reason: str, service_id: int | None = None, actor_id: int | No
     """Move open deadlines after a calendar or policy change."""
     shift = recompute.apply(reason, service_id, actor_id)
     return {"moved": shift.moved, "largest_days": shift.largest_days}
+
+
+@job
+def daily_digest_job() -> dict:
+    """The daily stand-up digest (scheduled by `sla/schedule.py`; sends once a day)."""
+    from portal.services import digest
+
+    return digest.send_daily()

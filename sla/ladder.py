@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 import notifications
 from portal.extensions import db
 from portal.lifecycle import record
 from portal.models import Escalation, Role, ServiceRequest, User
-from sla import chase, clock, deadlines
+from sla import chase, clock, consent, deadlines
 
 LEVELS = ("at_risk", "head", "supervisor")
 
@@ -66,6 +66,9 @@ def schedule(request: ServiceRequest, cal=None, now: datetime | None = None) -> 
         if stage is not None and not _fired(request, stage[0]):
             upcoming.append(stage[1])
     if request.is_open:
+        # Approval steps whose silence will count as consent at their deadline.
+        upcoming.extend(consent.upcoming(request))
+    if request.is_open:
         # Deliberate (the chase, issue 4): a paused request still has a next_check_at, the
         # next reminder or its reply-by date, so the sweep sends reminders and refuses on time.
         now = now or clock.now()
@@ -99,22 +102,25 @@ def _target(request: ServiceRequest, level: str) -> User | None:
 
 def fire(request: ServiceRequest, level: str, due_at: datetime, now: datetime) -> bool:
     """Record the rung and tell its person; False if it had already fired."""
-    if _fired(request, level):
-        return False
     target = _target(request, level)
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                Escalation(
-                    request=request,
-                    level=level,
-                    clock_epoch=request.clock_epoch,
-                    target_user=target,
-                    due_at=due_at,
-                    fired_at=now,
-                )
-            )
-    except IntegrityError:  # another sweep got there first
+    # One statement decides: the unique constraint with ON CONFLICT DO NOTHING, inside the
+    # sweep's transaction, so a crash before its commit leaves neither the rung nor its event.
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    added = db.session.execute(
+        insert(Escalation.__table__)
+        .values(
+            request_id=request.id,
+            level=level,
+            clock_epoch=request.clock_epoch,
+            target_user_id=target.id if target else None,
+            due_at=due_at,
+            fired_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["request_id", "level", "clock_epoch"])
+        .returning(Escalation.__table__.c.id)
+    )
+    if added.scalar() is None:  # another sweep got there first
         return False
     record(
         request,
@@ -142,6 +148,7 @@ def advance(request: ServiceRequest, now: datetime | None = None, cal=None) -> l
     now = now or clock.now()
     cal = cal or deadlines.calendar()
     fired: list[str] = chase.advance(request, now, cal)
+    fired += consent.advance(request, now)
     if request.is_open and request.paused_since is None and request.due_at is not None:
         service = request.service
         due = moments(request, cal)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.lifecycle import record
 from portal.models import OPEN_STATES, ServiceRequest
-from sla import clock, deadlines, ladder
+from sla import clock, consent, deadlines, ladder
 from sla.calendar import WorkingCalendar
 
 
@@ -75,6 +75,7 @@ def apply(reason: str, service_id: int | None = None, actor_id: int | None = Non
     now = clock.now()
     shift = Shift()
     for request in _open_requests(service_id):
+        consent.reschedule(request, cal)  # approval steps waiting on an answer
         due = new_due(request, cal, request.service.target_days)
         if due == request.due_at:
             ladder.advance(request, now, cal)  # a changed ladder may move next_check_at

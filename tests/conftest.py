@@ -26,6 +26,7 @@ from portal import create_app, identifiers
 from portal.extensions import db
 from portal.models import Department, DocumentType, Role, Service, User
 from portal.services import accounts
+from sla import deadlines
 
 PASSWORD = "correct horse battery"
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -142,6 +143,8 @@ def app(_migrated, tmp_path, redis_connection):
     app.jinja_env.bytecode_cache = _TEMPLATE_CODE
     with app.app_context():
         _empty_tables()
+        # The calendar is cached per process; each story reads its own database's.
+        deadlines.invalidate()
         yield app
         db.session.remove()
         _empty_tables()

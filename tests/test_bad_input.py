@@ -626,3 +626,25 @@ def test_an_answer_missing_a_document_or_with_a_bad_file_changes_nothing(make, c
     assert snapshot(reference) == before
     assert before["state"] == "awaiting_documents"
     assert stored_files() == files
+
+
+
+def test_a_bin_registered_by_someone_else_cannot_be_claimed(client):
+    accounts.register_applicant(
+        email="daulet@saryarqa.kz",
+        password=PASSWORD,
+        full_name="Daulet Seitkali",
+        kind="company",
+        identifier=VALID_BIN,
+        company_name="Saryarqa Trade LLP",
+    )
+    client.get("/lang/en")
+    before = counts()
+
+    response = register(client, email="impostor@example.kz", full_name="Someone Else")
+
+    assert response.status_code == 422
+    assert field_error(text(response), "identifier") == (
+        "An account for this BIN or IIN already exists. Log in with it instead."
+    )
+    assert counts() == before

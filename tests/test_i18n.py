@@ -3,6 +3,7 @@
 import re
 
 from portal.models import Role, User
+from tests.conftest import PASSWORD
 from tests.helpers import VALID_IIN, fresh, main, post_form, sign_in, sign_out, submitted, text
 
 KAZAKH_LETTERS = re.compile("[әғқңөұүһі]", re.IGNORECASE)
@@ -148,8 +149,8 @@ def test_the_language_chosen_before_registering_is_kept(client):
             "full_name": "Aruzhan Bekova",
             "identifier": VALID_IIN,
             "email": "aruzhan@mail.kz",
-            "password": "correct horse battery",
-            "confirm": "correct horse battery",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
         },
     )
 
@@ -162,10 +163,8 @@ def test_the_language_stays_through_logging_in_and_out(make, client):
     applicant = make.applicant()
     client.get("/lang/kk")
 
-    sign_in_keeping = post_form(
-        client, "/login", {"email": applicant.email, "password": "correct horse battery"}
-    )
-    assert sign_in_keeping.status_code == 302
+    logged_in = post_form(client, "/login", {"email": applicant.email, "password": PASSWORD})
+    assert logged_in.status_code == 302
     assert html_lang(client.get("/my/requests")) == "kk"
 
     sign_out(client)

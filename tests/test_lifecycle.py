@@ -263,6 +263,7 @@ def test_every_transition_is_an_event_with_who_and_from_which_state(desk):
 ACTOR_FOR = {
     frozenset({Role.APPLICANT}): Role.APPLICANT,
     frozenset({Role.STAFF, Role.HEAD}): Role.STAFF,
+    frozenset({Role.STAFF, Role.HEAD, Role.SUPERVISOR}): Role.STAFF,  # approvers
     frozenset(): None,
 }
 NOT_IN_TABLE = [

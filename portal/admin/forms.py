@@ -1,6 +1,14 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
@@ -53,6 +61,11 @@ class PolicyForm(FlaskForm):
     supervisor_after_days = IntegerField(
         _l("Escalate to the supervisor this many working days after the breach"),
         validators=[Optional(), NumberRange(1, 60)],
+    )
+    # Approvals: who signs off after review; `approval_days` above is each sign-off's deadline.
+    approvers = SelectMultipleField(_l("Approvers (sign-off after review)"), choices=[])
+    silence_is_consent = BooleanField(
+        _l("Silence is consent: an approval not given by its deadline counts as given")
     )
     confirmed = HiddenField(default="")
 

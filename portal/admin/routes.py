@@ -13,7 +13,7 @@ from portal.admin.forms import OverrideForm, PolicyForm, RemoveOverrideForm, Ret
 from portal.auth.decorators import roles_required
 from portal.extensions import db
 from portal.models import CalendarOverride, Service
-from portal.services import ServiceError, policies
+from portal.services import ServiceError, approvals, policies
 from sla import clock, deadlines
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -139,6 +139,7 @@ def _values(form: PolicyForm) -> dict:
         "supervisor_after_days": form.supervisor_after_days.data,
         "reply_days": form.reply_days.data,
         "reminder_days": policies.parse_days(form.reminder_days.data),
+        "silence_is_consent": form.silence_is_consent.data,
     }
 
 
@@ -151,15 +152,19 @@ def policy(code: str):
     if request.method == "GET":
         form = PolicyForm(obj=service, formdata=None)
         form.at_risk_percent.data = round(service.at_risk_ratio * 100)
+        form.approvers.data = [approvals.stage_key(a) for a in service.approvers]
+        form.approvers.choices = approvals.approver_choices()
         form.reminder_days.data = ", ".join(str(d) for d in service.reminder_days or [])
     else:
         form = PolicyForm()
+        form.approvers.choices = approvals.approver_choices()
         if form.validate_on_submit():
             try:
                 if form.confirmed.data != "yes":
                     shift = policies.preview_policy(service, _values(form))
                     form.confirmed.data = "yes"
                 else:
+                    approvals.set_approvers(service, form.approvers.data)
                     _flash_saved(policies.save_policy(current_user, service, _values(form)))
                     return redirect(url_for("admin.services"))
             except ServiceError as error:

@@ -25,7 +25,12 @@ def can_see(user: User, request: ServiceRequest) -> bool:
     if user.role == Role.APPLICANT:
         return request.applicant_id == user.id
     if user.role in (Role.STAFF, Role.HEAD):
-        return request.department_id == user.department_id
+        if request.department_id == user.department_id:
+            return True
+        # An approver from another department sees what they are asked to sign off.
+        from portal.services import approvals
+
+        return approvals.is_approver_of(user, request)
     return user.role in (Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -39,7 +44,25 @@ def can_act_as_caseworker(user: User, request: ServiceRequest) -> bool:
 
 
 def can_reassign(user: User, request: ServiceRequest) -> bool:
+    """The head of the owning department, or the supervisor (from the breach board)."""
+    if user.role == Role.SUPERVISOR:
+        return True
     return user.role == Role.HEAD and request.department_id == user.department_id
+
+
+def can_acknowledge(user: User, request: ServiceRequest) -> bool:
+    """Escalations: the head of the owning department, or the supervisor, acknowledges."""
+    return can_reassign(user, request)
+
+
+def can_excuse(user: User) -> bool:
+    """Whether a breach was excused (it weighs on the 12-week results) is the supervisor's call."""
+    return user.role == Role.SUPERVISOR
+
+
+def sees_team_board(user: User) -> bool:
+    """A department's per-person board: its head only."""
+    return user.role == Role.HEAD and user.department_id is not None
 
 
 def get_request(user: User, reference: str) -> ServiceRequest:

@@ -52,16 +52,19 @@ def register_applicant(
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
         raise ServiceError(_l("An account with this email already exists."), field="email")
 
-    business = db.session.scalar(sa.select(Business).where(Business.identifier == identifier))
-    if business is None:
-        business = Business(
-            kind=kind,
-            identifier=identifier,
-            name=(company_name or full_name).strip() if kind == "company" else full_name,
+    # One account per BIN/IIN: nobody may attach themself to a business someone else
+    # registered (acting for a company is proven with its own account, not by a number).
+    if db.session.scalar(sa.select(Business.id).where(Business.identifier == identifier)):
+        raise ServiceError(
+            _l("An account for this BIN or IIN already exists. Log in with it instead."),
+            field="identifier",
         )
-        db.session.add(business)
-    elif business.kind != kind:
-        raise ServiceError(_l("This number is registered with another kind."), field="kind")
+    business = Business(
+        kind=kind,
+        identifier=identifier,
+        name=(company_name or full_name).strip() if kind == "company" else full_name,
+    )
+    db.session.add(business)
     user = User(
         email=email,
         password_hash=hash_password(password),

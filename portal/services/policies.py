@@ -108,6 +108,7 @@ POLICY_FIELDS = (
     "supervisor_after_days",
     "reply_days",
     "reminder_days",
+    "silence_is_consent",
 )
 
 

@@ -23,7 +23,7 @@ from portal.models import (
     ServiceRequest,
     User,
 )
-from portal.services import NotVisible, ServiceError, access, storage
+from portal.services import NotVisible, ServiceError, access, approvals, storage
 from sla import clock, deadlines, ladder
 
 UPLOAD_MESSAGES = {
@@ -319,11 +319,18 @@ def act(user: User, reference: str, action: str, reason: str | None = None) -> S
     reason = (reason or "").strip()
     if action in ("reject", "return_to_review") and not reason:
         raise ServiceError(_l("Give a reason."), field="reason")
+    if action == "approve":
+        approvals.check_all_given(request)
+    was_in_approval = request.state == "in_approval"
     try:
         lifecycle.apply(request, action, user, {"reason": reason} if reason else None)
     except lifecycle.TransitionRefused as refused:
         db.session.rollback()
         raise ServiceError(refused.message, code="conflict") from None
+    if action == "send_to_approval":
+        approvals.open_round(request, user, clock.now())
+    elif was_in_approval:
+        approvals.close_round(request, clock.now())
     if request.state in ("approved", "rejected"):
         now = clock.now()
         request.decided_at = now
@@ -481,9 +488,10 @@ def withdraw(user: User, reference: str, reason: str | None = None) -> ServiceRe
         if document_request.state == "open":
             document_request.state = "cancelled"
     now = clock.now()
+    approvals.close_round(request, now)
     request.decided_at = now
-    request.sla_state = "met"
-    request.paused_since = None
+    # A withdrawal after the deadline does not make the request on time.
+    lifecycle.record(request, "clock_stopped", None, {"sla_state": deadlines.stop(request, now)})
     request.next_check_at = None
     _commit_or_rollback()
     return request
@@ -491,6 +499,13 @@ def withdraw(user: User, reference: str, reason: str | None = None) -> ServiceRe
 
 def reassign(user: User, reference: str, assignee_id: int, reason: str) -> ServiceRequest:
     """The head moves a request to another employee of the department, with a reason."""
+    request = move_to(user, reference, assignee_id, reason)
+    _commit_or_rollback()
+    return request
+
+
+def move_to(user: User, reference: str, assignee_id: int, reason: str) -> ServiceRequest:
+    """`reassign` in the caller's transaction (several at once: all or nothing)."""
     request = access.get_request(user, reference)
     if not access.can_reassign(user, request):
         raise ServiceError(_l("Only the head of the department may reassign."), code="forbidden")
@@ -519,7 +534,6 @@ def reassign(user: User, reference: str, assignee_id: int, reason: str) -> Servi
         context={"reason": reason},
         key=f"reassigned:{request.id}:{assignee.id}:{clock.now().isoformat()}",
     )
-    _commit_or_rollback()
     return request
 
 

@@ -28,3 +28,28 @@ def ask_form_for(document_types):
 class ReassignForm(FlaskForm):
     assignee = SelectField(_l("New accountable employee"), coerce=int)
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
+
+
+class BulkReassignForm(FlaskForm):
+    """Several requests (ticked as `references`) to one employee, with one reason."""
+
+    assignee = SelectField(_l("New accountable employee"), coerce=int)
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
+
+
+def _reason_choices():
+    from portal.services.escalations import REASON_CODES
+
+    return [(code, label) for code, label in REASON_CODES.items()]
+
+
+class AcknowledgeForm(FlaskForm):
+    reason_code = SelectField(_l("Reason"), choices=_reason_choices, validators=[DataRequired()])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+
+
+class StepForm(FlaskForm):
+    """An approver's answer: approve, or return to review with a comment."""
+
+    decision = HiddenField(validators=[DataRequired()])
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.auth.decorators import roles_required
+from portal.csvexport import csv_response, wants_csv
 from portal.downloads import send_document
 from portal.extensions import db
-from portal.lifecycle import STAFF_ACTIONS, is_allowed
+from portal.lifecycle import STAFF_ACTIONS, is_allowed, state_label
 from portal.models import DocumentType
-from portal.services import ServiceError, access
+from portal.services import ServiceError, access, approvals, boards
 from portal.services import requests as request_service
 from portal.staff.forms import ActForm, ReassignForm, ask_form_for
+from portal.timefmt import sla_label
+from sla import deadlines
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
 caseworkers = roles_required("staff", "head")
@@ -23,20 +26,62 @@ caseworkers = roles_required("staff", "head")
 @bp.get("/queue")
 @caseworkers
 def queue():
-    return render_template(
-        "staff/queue.html",
-        requests=request_service.queue(current_user, "mine"),
-        scope="mine",
-    )
+    return _queue_page("mine")
 
 
 @bp.get("/department")
 @caseworkers
 def department():
+    return _queue_page("department")
+
+
+def _queue_page(scope: str):
+    """A queue with its filters (state, service, SLA state), by time left, a page at a time."""
+    args = request.args
+    filters = boards.QueueFilters(
+        state=args.get("state") if args.get("state") in boards.OPEN else None,
+        service_id=args.get("service", type=int),
+        sla=args.get("sla") if args.get("sla") in boards.SLA_FILTERS else None,
+        order="-time_left" if args.get("order") == "-time_left" else "time_left",
+        page=args.get("page", 1, type=int),
+    )
+    if wants_csv(args):
+        found = boards.staff_queue(current_user, scope, filters, everything=True)
+        return csv_response(
+            f"queue-{scope}.csv",
+            [
+                _("Reference"),
+                _("Service"),
+                _("Status"),
+                _("SLA"),
+                _("Accountable employee"),
+                _("Due"),
+                _("Working hours left"),
+            ],
+            (
+                (
+                    r.reference,
+                    r.service.title,
+                    state_label(r.state),
+                    sla_label(r.sla_state),
+                    r.assignee.full_name if r.assignee else None,
+                    r.due_at.isoformat() if r.due_at else None,
+                    None
+                    if r.paused_since
+                    else round(deadlines.working_seconds_left(r) / 3600, 1),
+                )
+                for r in found.rows
+            ),
+        )
     return render_template(
         "staff/queue.html",
-        requests=request_service.queue(current_user, "department"),
-        scope="department",
+        found=boards.staff_queue(current_user, scope, filters),
+        requests=None,
+        filters=filters,
+        scope=scope,
+        states=boards.OPEN,
+        sla_states=boards.SLA_FILTERS,
+        services=boards.department_services(current_user.department_id),
     )
 
 
@@ -59,6 +104,8 @@ def _status(error: ServiceError) -> int:
 def render_detail(found, status=200, **forms):
     may_act = access.can_act_as_caseworker(current_user, found)
     actions = [a for a in STAFF_ACTIONS if may_act and is_allowed(found, a)]
+    if "approve" in actions and approvals.waiting(found):
+        actions.remove("approve")  # sign-offs first (portal/services/approvals.py)
     context = {
         "req": found,
         "actions": actions,
@@ -137,3 +184,8 @@ def reassign(reference: str):
 @caseworkers
 def document(reference: str, document_id: int):
     return send_document(request_service.document_for(current_user, reference, document_id))
+
+
+# Approvers' pages, the digest and the head's team board live beside these, on the same
+# blueprint.
+from portal.staff import approval_routes, team  # noqa: E402, F401

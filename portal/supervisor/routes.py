@@ -57,3 +57,16 @@ def detail(reference: str):
 @overseers
 def document(reference: str, document_id: int):
     return send_document(request_service.document_for(current_user, reference, document_id))
+
+
+@bp.get("/digest")
+@roles_required("supervisor")
+def digest():
+    """Today's stand-up digest across departments (also sent each working morning)."""
+    from portal.services import digest as digests
+
+    return render_template("supervisor/digest.html", summary=digests.summary())
+
+
+# The boards (breaches, trends, cycle results) live beside these, on the same blueprint.
+from portal.supervisor import boards  # noqa: E402, F401

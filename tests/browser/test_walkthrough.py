@@ -333,7 +333,8 @@ def test_foundation_walkthrough(make, new_page, tmp_path, app):
     flash(applicant, "The request was withdrawn.")
     expect(fact(applicant, "Status")).to_contain_text("withdrawn")
     expect(applicant.get_by_role("region", name="Withdraw the request")).to_have_count(0)
-    expect(timeline(applicant).last).to_contain_text("Withdrawn by the applicant")
+    expect(timeline(applicant).nth(-2)).to_contain_text("Withdrawn by the applicant")
+    expect(timeline(applicant).last).to_contain_text("Clock stopped")
 
     assert new_page.errors == []  # no error page on the way, form errors included
 

@@ -233,3 +233,15 @@ def test_an_in_app_row_the_admin_retries_goes_through_the_relay(app, office):
     assert delivered.delivered_at is not None
     notice = db.session.scalar(sa.select(Notice).where(Notice.outbox_id == row.id))
     assert notice.request_id == request.id
+
+
+def test_a_name_cannot_add_lines_to_the_mail_headers(app, smtp, office):
+    office.employee.full_name = "Aigerim\r\nBcc: spy@evil.test"
+    db.session.commit()
+    request = office.submit()
+    relay.deliver_due()
+    (_receipt, assigned) = smtp.to(office.applicant.email)
+    assert assigned["Bcc"] is None
+    assert assigned["Subject"] == (
+        f"{request.reference}: ответственный сотрудник — Aigerim Bcc: spy@evil.test"
+    )

@@ -201,8 +201,33 @@ CONTEXT = {
 }
 
 
+# Every message about one request (others, such as digests, speak of no one request).
+REQUEST_TEMPLATES = (
+    "request_submitted",
+    "request_assigned",
+    "new_assignment",
+    "documents_requested",
+    "documents_reminder",
+    "package_complete",
+    "decision_approved",
+    "decision_rejected",
+    "refused_incomplete",
+    "escalation_at_risk",
+    "escalation_intake",
+    "escalation_approval",
+    "escalation_head",
+    "escalation_supervisor",
+    "reassigned",
+)
+
+
+def test_every_request_template_is_there_in_all_three_languages():
+    for name in REQUEST_TEMPLATES:
+        assert set(templates.TEMPLATES[name]) == {"ru", "kk", "en"}, name
+
+
 @pytest.mark.parametrize("language", ["ru", "kk", "en"])
-@pytest.mark.parametrize("template", sorted(templates.TEMPLATES))
+@pytest.mark.parametrize("template", REQUEST_TEMPLATES)
 def test_every_template_speaks_every_language_with_the_reference_and_link(template, language):
     message = templates.render(template, language, CONTEXT, "https://moldir.example.kz/")
     link = "https://moldir.example.kz/my/requests/SHY-2026-000042"
@@ -247,3 +272,25 @@ def test_the_words_are_the_recipients_language():
 )
 def test_the_link_opens_the_request_where_the_recipient_works(role, path):
     assert request_path(role, "R-1") == path
+
+
+def test_a_released_savepoint_does_not_kick_the_relay_before_the_commit(app, office):
+    request = office.submit()
+    app.extensions["redis"].flushdb()
+
+    with db.session.begin_nested():  # as the sweep wraps each request
+        notifications.notify(office.applicant, "decision_approved", request=request, key="a")
+    assert queued_relays(app) == 0  # nothing is visible to a relay yet
+
+    try:
+        with db.session.begin_nested():
+            notifications.notify(office.applicant, "decision_approved", request=request, key="b")
+            raise RuntimeError("this request failed; the others go on")
+    except RuntimeError:
+        pass
+    db.session.commit()
+
+    assert queued_relays(app) == 1
+    assert [
+        r.idempotency_key for r in outbox_rows(channel="email", template="decision_approved")
+    ] == ["a:email"]

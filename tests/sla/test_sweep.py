@@ -12,12 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
-from portal.models import Escalation, ServiceRequest
+from portal.models import ChaseReminder, Escalation, ServiceRequest
 from portal.services import requests as request_service
 from sla import clock, ladder, sweep
 from tests.sla.stories import almaty as at
 from tests.sla.stories import (
+    ask_for_documents,
     clock_of,
+    committed,
     escalations,
     event_kinds,
     notices,
@@ -121,6 +123,45 @@ def test_a_crash_before_commit_loses_nothing_and_fires_once_on_the_rerun(travel,
     assert notices() == [(office.employee.id, "escalation_at_risk")]
 
 
+def test_a_crash_before_commit_at_the_supervisor_rung_loses_nothing(travel, story):
+    """The supervisor rung is the only change of its sweep: nothing else opened the
+    transaction before the escalation is written (on SQLite that once let it commit alone,
+    without its event and notice, so that the rerun thought it sent)."""
+    office, request = story
+    travel(JUST_AFTER["head"])
+    sweep.sweep()
+    travel(JUST_AFTER["supervisor"])
+    loaded = db.session.get(ServiceRequest, request.id)
+    assert ladder.advance(loaded, clock.now()) == ["supervisor"]
+    db.session.rollback()  # the worker died before the sweep committed
+
+    assert [level for level, _, _ in escalations()] == ["at_risk", "head"]
+    assert clock_of(request).next_check_at == SUPERVISOR
+
+    assert sweep.sweep().fired == {"supervisor": 1}
+    assert [level for level, _, _ in escalations()] == ["at_risk", "head", "supervisor"]
+    assert notices()[-1] == (office.supervisor.id, "escalation_supervisor")
+    assert event_kinds(request, "escalated") == ["escalated"] * 3
+
+
+def test_a_crash_before_commit_at_a_chase_reminder_loses_nothing(app, make, travel):
+    """The same for the chase's reminders, which the sweep sends while a request waits."""
+    office = open_office(make, target_days=5, reminder_days=[1], reply_days=5)
+    travel(at(2026, 2, 2, 10, 0))
+    request = submit(office)
+    ask_for_documents(office, request)
+    travel(at(2026, 2, 3, 9, 30))  # reminder 1 is due at opening time
+    loaded = db.session.get(ServiceRequest, request.id)
+    assert ladder.advance(loaded, clock.now()) == ["reminder_1"]
+    db.session.rollback()
+
+    assert committed(sa.select(ChaseReminder.number)) == []
+    assert sweep.sweep().fired == {"reminder_1": 1}
+    assert [tuple(r) for r in committed(sa.select(ChaseReminder.number))] == [(1,)]
+    assert event_kinds(request, "reminder_sent") == ["reminder_sent"]
+    assert sweep.sweep().checked == 0
+
+
 def test_a_crash_in_the_middle_of_a_batch_commits_nothing_and_the_rerun_fires_once(
     make, travel, monkeypatch
 ):
@@ -195,7 +236,7 @@ def test_the_unique_constraint_stops_a_rung_the_code_did_not_see(travel, story, 
 
     result = sweep.sweep()
     assert result.checked == 1
-    assert result.fired == {}  # the savepoint's IntegrityError meant "already fired"
+    assert result.fired == {}  # the insert met the constraint: "already fired"
     assert escalations() == [("at_risk", 0, office.employee.id)]
     assert notices() == [(office.employee.id, "escalation_at_risk")]
     assert event_kinds(request, "escalated") == ["escalated"]

@@ -1,0 +1,1 @@
+"""The JSON API (`/api/v1`), its OpenAPI document and its docs page."""

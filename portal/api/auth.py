@@ -1,0 +1,65 @@
+"""Bearer-token authentication for the API: `Authorization: Bearer <token>`."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+from flask import g, request
+from flask_babel import gettext as _
+
+from portal.api.errors import ApiError
+from portal.models import User
+from portal.services import tokens
+
+
+def presented_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _sep, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def current_api_user() -> User:
+    """The person the presented token acts for; 401 when there is none."""
+    user = g.get("api_user")
+    if user is not None:
+        return user
+    secret = presented_token()
+    if secret is None:
+        raise ApiError(401, "unauthorized", _("Send your API token: Authorization: Bearer ..."))
+    user = tokens.authenticate(secret)
+    if user is None:
+        raise ApiError(401, "invalid_token", _("This token is unknown, revoked or expired."))
+    g.api_user = user
+    return user
+
+
+def roles(*allowed: str):
+    """The view needs a valid token whose role is one of `allowed` (any role if none)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            user = current_api_user()
+            if allowed and user.role not in allowed:
+                raise ApiError(403, "forbidden", _("Your role may not do this."))
+            return view(*args, **kwargs)
+
+        wrapper.api_roles = allowed
+        return wrapper
+
+    return decorator
+
+
+def rate_limit_key() -> str:
+    """Per token when one is presented (hashed, never the secret), else per address."""
+    secret = presented_token() or request.values.get("api_key")
+    if secret:
+        return "token:" + hashlib.sha256(secret.encode()).hexdigest()[:32]
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def remote_address() -> str:
+    return "ip:" + (request.remote_addr or "unknown")

@@ -1,0 +1,1 @@
+from tests.api.support import api, world  # noqa: F401  (fixtures)
