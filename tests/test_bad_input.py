@@ -628,7 +628,6 @@ def test_an_answer_missing_a_document_or_with_a_bad_file_changes_nothing(make, c
     assert stored_files() == files
 
 
-
 def test_a_bin_registered_by_someone_else_cannot_be_claimed(client):
     accounts.register_applicant(
         email="daulet@saryarqa.kz",

@@ -66,9 +66,7 @@ def _queue_page(scope: str):
                     sla_label(r.sla_state),
                     r.assignee.full_name if r.assignee else None,
                     r.due_at.isoformat() if r.due_at else None,
-                    None
-                    if r.paused_since
-                    else round(deadlines.working_seconds_left(r) / 3600, 1),
+                    None if r.paused_since else round(deadlines.working_seconds_left(r) / 3600, 1),
                 )
                 for r in found.rows
             ),
