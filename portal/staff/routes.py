@@ -124,20 +124,31 @@ def detail(reference: str):
     return render_detail(access.get_request(current_user, reference))
 
 
+def _submit(found, form, form_name: str, act, done: str):
+    """Form -> service -> redirect; a refusal re-renders the page with the form's error."""
+    if not form.validate_on_submit():
+        return render_detail(found, 422, **{form_name: form})
+    try:
+        act()
+    except ServiceError as error:
+        form.form_errors.append(str(error.message))
+        return render_detail(found, _status(error), **{form_name: form})
+    flash(done, "success")
+    return redirect(url_for("staff.detail", reference=found.reference))
+
+
 @bp.post("/requests/<reference>/act")
 @caseworkers
 def act(reference: str):
     found = access.get_request(current_user, reference)
     form = ActForm()
-    if form.validate_on_submit():
-        try:
-            request_service.act(current_user, reference, form.action.data, form.reason.data)
-        except ServiceError as error:
-            form.form_errors.append(str(error.message))
-            return render_detail(found, _status(error), act_form=form)
-        flash(_("Done."), "success")
-        return redirect(url_for("staff.detail", reference=reference))
-    return render_detail(found, 422, act_form=form)
+    return _submit(
+        found,
+        form,
+        "act_form",
+        lambda: request_service.act(current_user, reference, form.action.data, form.reason.data),
+        _("Done."),
+    )
 
 
 @bp.post("/requests/<reference>/ask")
@@ -146,20 +157,22 @@ def ask(reference: str):
     found = access.get_request(current_user, reference)
     types = _document_types()
     form = ask_form_for(types)()
-    if form.validate_on_submit():
+
+    def ask_for_documents():
         items = [
             (t.id, getattr(form, f"reason_{t.id}").data)
             for t in types
             if getattr(form, f"want_{t.id}").data
         ]
-        try:
-            request_service.request_documents(current_user, reference, items)
-        except ServiceError as error:
-            form.form_errors.append(str(error.message))
-            return render_detail(found, _status(error), ask_form=form)
-        flash(_("The applicant has been asked for the missing documents."), "success")
-        return redirect(url_for("staff.detail", reference=reference))
-    return render_detail(found, 422, ask_form=form)
+        request_service.request_documents(current_user, reference, items)
+
+    return _submit(
+        found,
+        form,
+        "ask_form",
+        ask_for_documents,
+        _("The applicant has been asked for the missing documents."),
+    )
 
 
 @bp.post("/requests/<reference>/reassign")
@@ -167,15 +180,15 @@ def ask(reference: str):
 def reassign(reference: str):
     found = access.get_request(current_user, reference)
     form = _reassign_form(found, formdata=True)
-    if form.validate_on_submit():
-        try:
-            request_service.reassign(current_user, reference, form.assignee.data, form.reason.data)
-        except ServiceError as error:
-            form.form_errors.append(str(error.message))
-            return render_detail(found, _status(error), reassign_form=form)
-        flash(_("The request was reassigned."), "success")
-        return redirect(url_for("staff.detail", reference=reference))
-    return render_detail(found, 422, reassign_form=form)
+    return _submit(
+        found,
+        form,
+        "reassign_form",
+        lambda: request_service.reassign(
+            current_user, reference, form.assignee.data, form.reason.data
+        ),
+        _("The request was reassigned."),
+    )
 
 
 @bp.get("/requests/<reference>/documents/<int:document_id>")
