@@ -36,7 +36,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 def select_locale() -> str:
     languages = ("ru", "kk", "en")
-    if has_request_context() and request.path.startswith(MACHINE_PREFIXES):
+    if not has_request_context():  # jobs and CLI: messages in the default language
+        return "ru"
+    if request.path.startswith(MACHINE_PREFIXES):
         # The APIs keep no session: their callers say what they read in Accept-Language.
         return request.accept_languages.best_match(languages) or "en"
     chosen = session.get("lang")

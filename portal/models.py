@@ -398,7 +398,7 @@ class ChaseReminder(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_request_id: Mapped[int] = mapped_column(sa.ForeignKey("document_request.id"))
-    number: Mapped[int] = mapped_column()
+    number: Mapped[int] = mapped_column()  # the working day after asking it was due on
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

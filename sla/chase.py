@@ -23,13 +23,17 @@ from sla.calendar import WorkingCalendar
 def reminder_moments(
     document_request: DocumentRequest, reminder_days: list[int], cal: WorkingCalendar
 ) -> list[tuple[int, datetime]]:
-    """(number, when) for each reminder: opening time of the k-th working day after asking."""
+    """(k, when) for each reminder: opening time of the k-th working day after asking.
+
+    A reminder is known by its working day k, not by its place in the list, so an admin
+    changing the cadence mid-chase neither repeats a sent reminder nor skips one.
+    """
     moments = []
-    for number, k in enumerate(sorted({int(d) for d in reminder_days if int(d) > 0}), 1):
+    for k in sorted({int(d) for d in reminder_days if int(d) > 0}):
         day = cal.add_working_days(document_request.asked_at, k).astimezone(cal.tz).date()
         at = cal.office_open_at(day)
         if document_request.reply_by is None or at < document_request.reply_by:
-            moments.append((number, at))
+            moments.append((k, at))
     return moments
 
 
@@ -48,11 +52,11 @@ def upcoming(request: ServiceRequest, cal: WorkingCalendar) -> list[datetime]:
     document_request = request.open_document_request
     if request.state != "awaiting_documents" or document_request is None:
         return []
-    sent = _sent_numbers(document_request)
+    latest_sent = max(_sent_numbers(document_request), default=0)
     pending = [
         at
-        for number, at in reminder_moments(document_request, request.service.reminder_days, cal)
-        if number not in sent
+        for day, at in reminder_moments(document_request, request.service.reminder_days, cal)
+        if day > latest_sent
     ]
     moments = [min(pending)] if pending else []
     if document_request.reply_by is not None:
@@ -74,7 +78,8 @@ def _items(document_request: DocumentRequest) -> list[dict]:
 def _remind(
     request: ServiceRequest,
     document_request: DocumentRequest,
-    number: int,
+    day: int,
+    ordinal: int,
     due_at: datetime,
     now: datetime,
 ) -> bool:
@@ -85,7 +90,7 @@ def _remind(
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     added = db.session.execute(
         insert(ChaseReminder.__table__)
-        .values(document_request_id=document_request.id, number=number, due_at=due_at, sent_at=now)
+        .values(document_request_id=document_request.id, number=day, due_at=due_at, sent_at=now)
         .on_conflict_do_nothing(index_elements=["document_request_id", "number"])
         .returning(ChaseReminder.__table__.c.id)
     )
@@ -95,18 +100,18 @@ def _remind(
         request,
         "reminder_sent",
         None,
-        {"number": number, "reply_by": document_request.reply_by.isoformat()},
+        {"number": ordinal, "day": day, "reply_by": document_request.reply_by.isoformat()},
     )
     notifications.notify(
         request.applicant,
         "documents_reminder",
         request=request,
         context={
-            "number": number,
+            "number": ordinal,
             "reply_by": document_request.reply_by.isoformat(),
             "items": _items(document_request),
         },
-        key=f"reminder:{document_request.id}:{number}",
+        key=f"reminder:{document_request.id}:day{day}",
     )
     return True
 
@@ -154,13 +159,17 @@ def advance(
     done = []
     if cal.is_office_hours(now):
         sent = _sent_numbers(document_request)
-        for number, at in reminder_moments(document_request, request.service.reminder_days, cal):
-            if (
-                at <= now
-                and number not in sent
-                and _remind(request, document_request, number, at, now)
-            ):
-                done.append(f"reminder_{number}")
+        due = [
+            (day, at)
+            for day, at in reminder_moments(document_request, request.service.reminder_days, cal)
+            if at <= now
+        ]
+        # Only the latest reminder due is sent: after an outage, or a cadence changed to add
+        # a day already past, the applicant gets one reminder, not a burst of stale ones.
+        if due and max(due)[0] > max(sent, default=0):
+            day, at = max(due)
+            if _remind(request, document_request, day, len(sent) + 1, at, now):
+                done.append(f"reminder_{len(sent) + 1}")
     return done
 
 

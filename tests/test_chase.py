@@ -14,6 +14,7 @@ from rq import SimpleWorker
 from portal.extensions import db
 from portal.models import ChaseReminder, Document, Event, ServiceRequest
 from portal.queueing import enqueue, queue
+from portal.services import ServiceError
 from portal.services import requests as request_service
 from portal.services.requests import Upload
 from sla.jobs import sweep_job
@@ -85,7 +86,7 @@ def test_applicant_is_reminded_on_working_days_2_4_6_then_answers_and_clock_resu
 
     db.session.expire_all()
     sent = reminders(request)
-    assert [n for n, _ in sent] == [1, 2, 3]
+    assert [n for n, _ in sent] == [2, 4, 6]  # each known by its working day
     assert [at.astimezone(ALMATY) for _, at in sent] == [
         almaty(2026, 12, 10, 9, 0),
         almaty(2026, 12, 14, 9, 0),
@@ -207,3 +208,74 @@ def test_run_policy_keeps_the_clock_running_while_chasing(app, make, travel):
     request = db.session.get(ServiceRequest, request.id)
     assert request.due_at == due
     assert request.sla_state == "breached"  # the applicant's wait counts under `run`
+
+
+def test_an_answer_after_the_reply_by_date_is_refused_even_if_the_sweep_is_late(app, make, travel):
+    service, charter, licence, employee, applicant = office(make)
+    travel(almaty(2026, 12, 7, 10, 0))
+    request = request_service.submit(applicant, service, "cafe", [Upload(charter.id, pdf_file())])
+    travel(almaty(2026, 12, 8, 11, 0))
+    request_service.request_documents(employee, request.reference, [(licence.id, "Missing")])
+
+    travel(almaty(2026, 12, 24, 10, 0))  # no sweep has run since the reply-by date
+    try:
+        request_service.provide_documents(
+            applicant, request.reference, [Upload(licence.id, pdf_file("late.pdf"))]
+        )
+    except ServiceError as error:
+        assert error.code == "conflict"
+    else:
+        raise AssertionError("a late answer was accepted")
+    db.session.expire_all()
+    refused = db.session.get(ServiceRequest, request.id)
+    assert refused.state == "refused_incomplete"
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count(Document.id)).where(Document.request_id == request.id)
+        )
+        == 1
+    )  # the late file was not kept
+
+
+def test_a_document_asked_for_again_is_not_carried_over(app, make, travel, login):
+    service, charter, licence, employee, applicant = office(make)
+    travel(almaty(2026, 12, 7, 10, 0))
+    request = request_service.submit(applicant, service, "cafe", [Upload(charter.id, pdf_file())])
+    travel(almaty(2026, 12, 8, 11, 0))
+    request_service.request_documents(
+        employee, request.reference, [(charter.id, "The charter scan is unreadable")]
+    )
+    sweep_at(app, travel, almaty(2026, 12, 25, 10, 0))
+
+    client = login(applicant)
+    path = f"/my/apply/{service.code}?from={request.reference}"
+    response = client.post(
+        path,
+        data={"csrf_token": csrf_token(client, path), "description": "cafe, again"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422  # the charter must be uploaded anew
+    assert db.session.scalar(sa.select(sa.func.count(ServiceRequest.id))) == 1
+
+
+def test_changing_the_cadence_mid_chase_neither_repeats_nor_skips_a_reminder(app, make, travel):
+    service, charter, licence, employee, applicant = office(make)
+    travel(almaty(2026, 12, 7, 10, 0))
+    request = request_service.submit(applicant, service, "cafe", [Upload(charter.id, pdf_file())])
+    travel(almaty(2026, 12, 8, 11, 0))
+    request_service.request_documents(employee, request.reference, [(licence.id, "Missing")])
+    sweep_at(app, travel, almaty(2026, 12, 10, 9, 0))  # working day 2: first reminder
+
+    service.reminder_days = [1, 2, 4, 6]  # the admin adds a day that has already passed
+    db.session.commit()
+    sweep_at(app, travel, almaty(2026, 12, 14, 9, 0))  # working day 4
+    service.reminder_days = [6]  # ... then drops day 4
+    db.session.commit()
+    sweep_at(app, travel, almaty(2026, 12, 17, 9, 0))  # working day 6
+
+    db.session.expire_all()
+    assert [day for day, _ in reminders(request)] == [2, 4, 6]
+    numbers = db.session.scalars(
+        sa.select(Event.payload).where(Event.kind == "reminder_sent").order_by(Event.id)
+    ).all()
+    assert [p["number"] for p in numbers] == [1, 2, 3]

@@ -65,11 +65,17 @@ def sees_team_board(user: User) -> bool:
     return user.role == Role.HEAD and user.department_id is not None
 
 
-def get_request(user: User, reference: str) -> ServiceRequest:
-    """The request by reference if `user` may see it; NotVisible otherwise."""
-    request = db.session.scalar(
-        sa.select(ServiceRequest).where(ServiceRequest.reference == reference)
-    )
+def get_request(user: User, reference: str, for_update: bool = False) -> ServiceRequest:
+    """The request by reference if `user` may see it; NotVisible otherwise.
+
+    `for_update` locks the row until the caller's commit (PostgreSQL), so two changes to one
+    request (a reject and a withdrawal, an answer and the sweep's refusal) never overwrite
+    each other: the second waits, then sees the first.
+    """
+    query = sa.select(ServiceRequest).where(ServiceRequest.reference == reference)
+    if for_update:
+        query = query.with_for_update(of=ServiceRequest).execution_options(populate_existing=True)
+    request = db.session.scalar(query)
     if request is None or not can_see(user, request):
         raise NotVisible(reference)
     return request

@@ -24,7 +24,7 @@ from portal.models import (
     User,
 )
 from portal.services import NotVisible, ServiceError, access, approvals, storage
-from sla import clock, deadlines, ladder
+from sla import chase, clock, deadlines, ladder
 
 UPLOAD_MESSAGES = {
     "empty": _l("The file is empty."),
@@ -67,8 +67,10 @@ def _check_uploads(items: list[Upload]) -> list[tuple[Upload, str, int, str]]:
     return checked
 
 
-def _store(request: ServiceRequest, checked, user: User, document_request=None) -> list[str]:
-    stored = []
+def _store(
+    request: ServiceRequest, checked, user: User, stored: list[str], document_request=None
+) -> None:
+    """Write each file and its row; `stored` grows as files land, so a failure can undo them."""
     for item, mime, size, sha in checked:
         name = storage.save(item.file.stream)
         stored.append(name)
@@ -86,12 +88,12 @@ def _store(request: ServiceRequest, checked, user: User, document_request=None) 
                 uploaded_at=clock.now(),
             )
         )
-    return stored
 
 
-def _carry(request: ServiceRequest, documents: list[Document], user: User, now) -> list[str]:
+def _carry(
+    request: ServiceRequest, documents: list[Document], user: User, now, stored: list[str]
+) -> None:
     """Copy documents given on an earlier request (a new file each: requests own theirs)."""
-    stored = []
     for document in documents:
         with open(storage.path_of(document.stored_name), "rb") as source:
             name = storage.save(source)
@@ -109,7 +111,6 @@ def _carry(request: ServiceRequest, documents: list[Document], user: User, now) 
                 uploaded_at=now,
             )
         )
-    return stored
 
 
 def pick_assignee(department_id: int) -> User | None:
@@ -152,9 +153,19 @@ def carried_documents(applicant: User, service: Service, reference: str | None):
         or previous.state != "refused_incomplete"
     ):
         raise NotVisible(reference)
+    # What the employee asked for again was missing or not good enough: it is not carried.
+    asked_again = {
+        item.document_type_id
+        for document_request in previous.document_requests
+        if document_request.state == "expired"
+        for item in document_request.items
+    }
     by_type = {}
     for document in previous.documents:  # the latest of each type wins
-        by_type[document.document_type_id] = document
+        if document.document_type_id in asked_again:
+            continue
+        if storage.path_of(document.stored_name).exists():
+            by_type[document.document_type_id] = document
     return previous, by_type
 
 
@@ -207,8 +218,8 @@ def submit(
         # The year as the administration counts it: 1 January 03:00 in Almaty is UTC's 31st.
         year = now.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).year
         request.reference = f"{current_app.config['REFERENCE_PREFIX']}-{year}-{request.id:06d}"
-        stored = _store(request, checked, applicant)
-        stored += _carry(request, carry, applicant, now)
+        _store(request, checked, applicant, stored)
+        _carry(request, carry, applicant, now, stored)
         deadlines.start(request, service.target_days, now)
         lifecycle.record(
             request,
@@ -297,7 +308,7 @@ def _commit_or_rollback():
 
 
 def _caseworker_request(user: User, reference: str) -> ServiceRequest:
-    request = access.get_request(user, reference)
+    request = access.get_request(user, reference, for_update=True)
     if not access.can_act_as_caseworker(user, request):
         raise ServiceError(
             _l("Only the accountable employee or the head may act on this."), code="forbidden"
@@ -425,12 +436,22 @@ def request_documents(
 
 def provide_documents(user: User, reference: str, files: list[Upload]):
     """The applicant answers the open document request with one file per item."""
-    request = access.get_request(user, reference)
+    request = access.get_request(user, reference, for_update=True)
     if request.applicant_id != user.id:
         raise NotVisible(reference)
     document_request = request.open_document_request
     if document_request is None or not lifecycle.is_allowed(request, "provide_documents"):
         raise ServiceError(_l("Nothing is being asked of you on this request."), code="conflict")
+    now = clock.now()
+    if document_request.reply_by is not None and now >= document_request.reply_by:
+        # The sweep may be late; the deadline is not. Refuse now, as it would have.
+        chase.refuse_incomplete(request, document_request, now)
+        ladder.schedule(request, now=now)
+        _commit_or_rollback()
+        raise ServiceError(
+            _l("The reply-by date has passed: the request was refused as incomplete."),
+            code="conflict",
+        )
     by_type = {u.document_type_id: u for u in files if getattr(u.file, "filename", "")}
     for item in document_request.items:
         if item.document_type_id not in by_type:
@@ -438,10 +459,9 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
                 _l("Attach this document."), field=f"doc_{item.document_type_id}", code="missing"
             )
     checked = _check_uploads([by_type[i.document_type_id] for i in document_request.items])
-    now = clock.now()
     stored: list[str] = []
     try:
-        stored = _store(request, checked, user, document_request)
+        _store(request, checked, user, stored, document_request)
         document_request.state = "answered"
         document_request.answered_at = now
         lifecycle.apply(request, "provide_documents", user, {"documents": len(checked)})
@@ -476,7 +496,7 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
 
 
 def withdraw(user: User, reference: str, reason: str | None = None) -> ServiceRequest:
-    request = access.get_request(user, reference)
+    request = access.get_request(user, reference, for_update=True)
     if request.applicant_id != user.id:
         raise NotVisible(reference)
     try:
@@ -506,7 +526,7 @@ def reassign(user: User, reference: str, assignee_id: int, reason: str) -> Servi
 
 def move_to(user: User, reference: str, assignee_id: int, reason: str) -> ServiceRequest:
     """`reassign` in the caller's transaction (several at once: all or nothing)."""
-    request = access.get_request(user, reference)
+    request = access.get_request(user, reference, for_update=True)
     if not access.can_reassign(user, request):
         raise ServiceError(_l("Only the head of the department may reassign."), code="forbidden")
     if not request.is_open:
