@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 import notifications
 from portal.extensions import db
 from portal.lifecycle import record
-from portal.models import Escalation, Role, ServiceRequest, User
+from portal.models import ApprovalStep, Escalation, Role, ServiceRequest, User
 from sla import chase, clock, consent, deadlines
 
 LEVELS = ("at_risk", "head", "supervisor")
@@ -40,9 +40,19 @@ def stage_deadline(request: ServiceRequest, cal=None) -> tuple[str, datetime] | 
     for level, (state, target) in STAGES.items():
         days = getattr(request.service, target)
         if request.state == state and days and request.stage_started_at is not None:
+            if level == "approval" and _approvals_given(request):
+                return None  # every sign-off is in: the decision is the caseworker's, on time
             cal = cal or deadlines.calendar()
             return level, cal.add_working_days(request.stage_started_at, days)
     return None
+
+
+def _approvals_given(request: ServiceRequest) -> bool:
+    """The approval has steps and none of them waits (given, or given by silence)."""
+    has_steps = db.session.scalar(
+        sa.select(ApprovalStep.id).where(ApprovalStep.request_id == request.id).limit(1)
+    )
+    return has_steps is not None and not consent.waiting_steps(request)
 
 
 def schedule(request: ServiceRequest, cal=None, now: datetime | None = None) -> datetime | None:

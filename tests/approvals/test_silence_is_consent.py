@@ -54,6 +54,9 @@ def test_an_unanswered_approval_counts_as_given_at_its_deadline(chancery, travel
         }
     ]
 
+    # Silence gave the last sign-off: the approval stage is not "overdue" on anyone.
+    assert [e["level"] for e in _events(request, "escalated")].count("approval") == 0
+
     # Every sign-off is given: the caseworker decides.
     request_service.act(chancery.employee, request.reference, "approve")
     assert db.session.get(ServiceRequest, request.id).state == "approved"
