@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 
 from portal import config as settings
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+from portal.queryargs import DbIntConverter
 from portal.services import NotVisible
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.from_mapping(config)
 
     register_extensions(app)
+    app.url_map.converters["int"] = DbIntConverter  # before any route is added
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
@@ -73,7 +75,7 @@ def register_extensions(app: Flask) -> None:
     def load_user(user_id: str):
         from portal.models import User
 
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        user = db.session.get(User, int(user_id)) if user_id.isdecimal() else None
         return user if user is not None and user.active else None
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

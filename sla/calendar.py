@@ -147,8 +147,9 @@ class WorkingCalendar:
             names = {d: name for d, name in package.items() if d.year == year}
             off = set(names)
             day = date(year, 1, 1)
-            day += timedelta(days=(_SATURDAY - day.weekday()) % 7)  # first Saturday
-            while day.year == year:
+            # From the Saturday on or before 1 January, so a Sunday 1 January is counted too.
+            day -= timedelta(days=(day.weekday() - _SATURDAY) % 7)
+            while day <= date(year, 12, 31):
                 for weekend_day in (day, day + _ONE_DAY):
                     if weekend_day.year == year and weekend_day not in package.weekend_workdays:
                         off.add(weekend_day)

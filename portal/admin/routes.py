@@ -13,6 +13,7 @@ from portal.admin.forms import OverrideForm, PolicyForm, RemoveOverrideForm, Ret
 from portal.auth.decorators import roles_required
 from portal.extensions import db
 from portal.models import CalendarOverride, Service
+from portal.queryargs import db_int
 from portal.services import ServiceError, approvals, policies
 from sla import clock, deadlines
 
@@ -41,9 +42,8 @@ def _year_days(year: int):
 
 
 def _calendar_page(form=None, status=200, shift=None):
-    year = (
-        request.args.get("year", type=int) or clock.now().astimezone(deadlines.calendar().tz).year
-    )
+    this_year = clock.now().astimezone(deadlines.calendar().tz).year
+    year = request.args.get("year", type=db_int) or this_year
     if not 2000 <= year <= 2100:
         abort(404)
     overrides = db.session.scalars(sa.select(CalendarOverride).order_by(CalendarOverride.day)).all()

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.api.forms import NewTokenForm, RevokeTokenForm
+from portal.queryargs import db_int
 from portal.services import NotVisible, ServiceError
 from portal.services import tokens as token_service
 
@@ -45,13 +46,21 @@ def create():
     return _page(form, status=422)
 
 
+def _as_id(value: str | None) -> int | None:
+    try:
+        return db_int(value or "")
+    except ValueError:
+        return None
+
+
 @bp.post("/revoke")
 @login_required
 def revoke():
     form = RevokeTokenForm()
-    if form.validate_on_submit() and form.token_id.data.isdigit():
+    token_id = _as_id(form.token_id.data)
+    if form.validate_on_submit() and token_id is not None:
         try:
-            token_service.revoke(current_user, int(form.token_id.data))
+            token_service.revoke(current_user, token_id)
         except NotVisible:
             pass  # someone else's, or gone: nothing to say
         else:

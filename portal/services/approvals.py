@@ -84,7 +84,11 @@ def stage_label(key: str | None) -> str:
             return str(ROLE_LABELS.get(value, value))
         except RuntimeError:  # outside a request (jobs, CLI): the default language
             return ROLE_NAMES.get(value, {}).get("ru", value)
-    department = db.session.get(Department, int(value)) if value.isdigit() else None
+    department = (
+        db.session.get(Department, int(value))
+        if value.isascii() and value.isdecimal() and int(value) <= 2**31 - 1
+        else None
+    )
     return department.name if department is not None else key
 
 

@@ -115,7 +115,7 @@ POLICY_FIELDS = (
 def parse_days(text: str | None) -> list[int] | None:
     """'2, 4, 6' -> [2, 4, 6]; None when it is not a list of whole numbers."""
     parts = [p.strip() for p in (text or "").replace(";", ",").split(",") if p.strip()]
-    if not all(p.isdigit() for p in parts):
+    if not all(p.isascii() and p.isdecimal() and len(p) < 4 for p in parts):
         return None
     return sorted({int(p) for p in parts})
 

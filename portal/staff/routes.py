@@ -13,6 +13,7 @@ from portal.downloads import send_document
 from portal.extensions import db
 from portal.lifecycle import STAFF_ACTIONS, is_allowed, state_label
 from portal.models import DocumentType
+from portal.queryargs import db_int
 from portal.services import ServiceError, access, approvals, boards
 from portal.services import requests as request_service
 from portal.staff.forms import ActForm, ReassignForm, ask_form_for
@@ -40,10 +41,10 @@ def _queue_page(scope: str):
     args = request.args
     filters = boards.QueueFilters(
         state=args.get("state") if args.get("state") in boards.OPEN else None,
-        service_id=args.get("service", type=int),
+        service_id=args.get("service", type=db_int),
         sla=args.get("sla") if args.get("sla") in boards.SLA_FILTERS else None,
         order="-time_left" if args.get("order") == "-time_left" else "time_left",
-        page=args.get("page", 1, type=int),
+        page=args.get("page", 1, type=db_int),
     )
     if wants_csv(args):
         found = boards.staff_queue(current_user, scope, filters, everything=True)

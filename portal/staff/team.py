@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from portal.auth.decorators import roles_required
 from portal.csvexport import csv_response, wants_csv
+from portal.queryargs import db_int
 from portal.services import ServiceError, access, boards, escalations
 from portal.staff.forms import AcknowledgeForm, BulkReassignForm
 from portal.staff.routes import bp
@@ -28,14 +29,14 @@ def _bulk_form(formdata=None):
 
 def render_team(status=200, bulk_form=None, ack_form=None, failed_escalation=None):
     department_id = current_user.department_id
-    person = request.args.get("person", type=int)
+    person = request.args.get("person", type=db_int)
     pending, pending_total = boards.pending_escalations(department_id)
     return render_template(
         "staff/team.html",
         rows=boards.team(department_id),
         cycle=boards.current_cycle(),
         open_requests=boards.department_open_requests(
-            department_id, person, request.args.get("page", 1, type=int)
+            department_id, person, request.args.get("page", 1, type=db_int)
         ),
         person=person,
         bulk_form=bulk_form or _bulk_form(),

@@ -12,6 +12,7 @@ from flask_login import current_user
 from portal.csvexport import csv_response, wants_csv
 from portal.extensions import db
 from portal.models import Department
+from portal.queryargs import db_int
 from portal.services import ServiceError, access, boards, escalations
 from portal.services import requests as request_service
 from portal.staff.forms import ReassignForm
@@ -36,14 +37,14 @@ def _departments():
 def breaches():
     args = request.args
     filters = boards.BreachFilters(
-        department_id=args.get("department", type=int),
-        service_id=args.get("service", type=int),
-        person_id=args.get("person", type=int),
+        department_id=args.get("department", type=db_int),
+        service_id=args.get("service", type=db_int),
+        person_id=args.get("person", type=db_int),
         date_from=_date("from"),
         date_to=_date("to"),
         level=args.get("level") if args.get("level") in escalations.LEVELS else None,
         pending=args.get("pending") == "1",
-        page=args.get("page", 1, type=int),
+        page=args.get("page", 1, type=db_int),
     )
     if wants_csv(args):
         found = boards.breaches(current_user, filters, everything=True)
@@ -211,7 +212,7 @@ def trends():
 @overseers
 def cycles():
     available = boards.cycles()
-    number = request.args.get("cycle", available[0].number, type=int)
+    number = request.args.get("cycle", available[0].number, type=db_int)
     if number < 1 or number > available[0].number:
         abort(404)
     report = boards.cycle_report(number)

@@ -10,6 +10,7 @@ from portal.auth.decorators import roles_required
 from portal.downloads import send_document
 from portal.extensions import db
 from portal.models import Department, ServiceRequest
+from portal.queryargs import db_int
 from portal.services import access
 from portal.services import requests as request_service
 
@@ -23,11 +24,11 @@ PAGE_SIZE = 50
 @overseers
 def requests():
     departments = db.session.scalars(sa.select(Department).order_by(Department.id)).all()
-    department_id = request.args.get("department", type=int)
+    department_id = request.args.get("department", type=db_int)
     query = access.visible_requests(current_user)
     if department_id:
         query = query.where(ServiceRequest.department_id == department_id)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = max(request.args.get("page", 1, type=db_int), 1)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
         query.order_by(ServiceRequest.submitted_at.desc(), ServiceRequest.id.desc())
