@@ -378,6 +378,8 @@ class DocumentRequest(db.Model):
     asked_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     reply_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The working days given to answer, kept so that a calendar change can move reply_by.
+    reply_days: Mapped[int | None] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(sa.String(12), default="open")
     reason: Mapped[str | None] = mapped_column(sa.Text)

@@ -22,7 +22,9 @@ FAILURE_TTL = 7 * 24 * 3600
 def init_app(app: Flask) -> None:
     url = app.config.get("REDIS_URL")
     if url:
-        connection = Redis.from_url(url)
+        # Bounded waits: an unreachable Redis must not hang a web request (the outbox and
+        # the sweep catch up on what it missed); worker blocking pops set their own timeout.
+        connection = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
     else:
         # No Redis configured: an in-process stand-in (tests, one-off CLI use).
         import fakeredis

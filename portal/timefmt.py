@@ -42,6 +42,7 @@ EVENT_TEXTS = {
     "sla_breached": _l("Deadline missed"),
     "escalated": _l("Escalated: %(level_label)s"),
     "deadline_recomputed": _l("Deadline recomputed"),
+    "reply_by_recomputed": _l("Reply-by date recomputed"),
     "approvals_requested": _l("Approvals requested: %(stages)s"),
     "approval_given": _l("Approval given: %(stage)s"),
     "approval_silence_consent": _l(

@@ -54,6 +54,32 @@ def _days_between(cal: WorkingCalendar, old: datetime, new: datetime) -> int:
     return cal.working_days_between(a, b) if b >= a else -cal.working_days_between(b, a)
 
 
+def _new_reply_by(request: ServiceRequest, cal: WorkingCalendar) -> datetime | None:
+    """The reply-by date of the open document request under `cal`, if it would move."""
+    ask = request.open_document_request
+    if ask is None or ask.reply_days is None or ask.reply_by is None:
+        return None
+    new = cal.add_working_days(ask.asked_at, ask.reply_days)
+    return new if new != ask.reply_by else None
+
+
+def _move_reply_by(
+    request: ServiceRequest, cal: WorkingCalendar, reason: str, shift: Shift
+) -> None:
+    new = _new_reply_by(request, cal)
+    if new is None:
+        return
+    ask = request.open_document_request
+    shift.note(_days_between(cal, ask.reply_by, new))
+    record(
+        request,
+        "reply_by_recomputed",
+        None,
+        {"reason": reason, "from": ask.reply_by.isoformat(), "to": new.isoformat()},
+    )
+    ask.reply_by = new
+
+
 def preview(
     cal: WorkingCalendar, service_id: int | None = None, target_days: int | None = None
 ) -> Shift:
@@ -64,6 +90,9 @@ def preview(
         due = new_due(request, cal, days)
         if due != request.due_at:
             shift.note(_days_between(cal, request.due_at, due))
+        reply_by = _new_reply_by(request, cal)
+        if reply_by is not None:
+            shift.note(_days_between(cal, request.open_document_request.reply_by, reply_by))
     db.session.rollback()
     return shift
 
@@ -76,6 +105,7 @@ def apply(reason: str, service_id: int | None = None, actor_id: int | None = Non
     shift = Shift()
     for request in _open_requests(service_id):
         consent.reschedule(request, cal)  # approval steps waiting on an answer
+        _move_reply_by(request, cal, reason, shift)  # the chase's deadline is one too
         due = new_due(request, cal, request.service.target_days)
         if due == request.due_at:
             ladder.advance(request, now, cal)  # a changed ladder may move next_check_at

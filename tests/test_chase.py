@@ -279,3 +279,31 @@ def test_changing_the_cadence_mid_chase_neither_repeats_nor_skips_a_reminder(app
         sa.select(Event.payload).where(Event.kind == "reminder_sent").order_by(Event.id)
     ).all()
     assert [p["number"] for p in numbers] == [1, 2, 3]
+
+
+def test_a_decreed_holiday_moves_the_reply_by_date_too(app, make, travel):
+    from datetime import date
+
+    from portal.models import Role
+    from portal.services import policies
+
+    service, charter, licence, employee, applicant = office(make)
+    admin = make.overseer(Role.ADMIN)
+    travel(almaty(2026, 12, 7, 10, 0))
+    request = request_service.submit(applicant, service, "cafe", [Upload(charter.id, pdf_file())])
+    travel(almaty(2026, 12, 8, 11, 0))
+    request_service.request_documents(employee, request.reference, [(licence.id, "Missing")])
+    assert request.open_document_request.reply_by == almaty(2026, 12, 23, 18, 0)
+
+    shift = policies.preview_override(date(2026, 12, 11), "holiday", "Decree 7")
+    assert shift.moved == 2  # the clock's deadline and the reply-by date
+    policies.add_override(admin, date(2026, 12, 11), "holiday", "Decree 7")
+    SimpleWorker([queue("sla")], connection=app.extensions["redis"]).work(burst=True)
+
+    db.session.expire_all()
+    request = db.session.get(ServiceRequest, request.id)
+    assert request.open_document_request.reply_by == almaty(2026, 12, 24, 18, 0)
+    kinds = db.session.scalars(
+        sa.select(Event.kind).where(Event.request_id == request.id).order_by(Event.id)
+    ).all()
+    assert "reply_by_recomputed" in kinds

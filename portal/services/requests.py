@@ -401,6 +401,7 @@ def request_documents(
         asked_by=user,
         asked_at=now,
         reply_by=deadlines.calendar().add_working_days(now, request.service.reply_days),
+        reply_days=request.service.reply_days,
         reason=(note or "").strip() or None,
         items=[DocumentRequestItem(document_type_id=t, reason=r) for t, r in cleaned],
     )

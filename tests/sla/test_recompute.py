@@ -77,7 +77,8 @@ def test_a_holiday_override_is_previewed_then_applied(make, travel):
 
     # Preview with the candidate calendar: what would move, and by how much; writes nothing.
     shift = recompute.preview(deadlines.build_calendar(DECREE))
-    assert (shift.moved, shift.largest_days) == (4, 1)
+    # Four deadlines, and the reply-by date of the open document request.
+    assert (shift.moved, shift.largest_days) == (5, 1)
     assert {**_dues(moved), **_dues(unmoved)} == dues_before
     assert _recomputed_events() == []
     # Nothing saved yet: under the app's own calendar nothing moves.
@@ -86,7 +87,7 @@ def test_a_holiday_override_is_previewed_then_applied(make, travel):
     db.session.add(CalendarOverride(day=DECREE_DAY, kind="holiday", name=DECREE[0][2]))
     db.session.commit()
     shift = recompute.apply("calendar: 2026-02-06 holiday", actor_id=office.head.id)
-    assert (shift.moved, shift.largest_days) == (4, 1)
+    assert (shift.moved, shift.largest_days) == (5, 1)
 
     assert _dues(moved) == {
         "first": at(2026, 2, 10, 18, 0),
@@ -115,9 +116,9 @@ def test_a_holiday_override_is_previewed_then_applied(make, travel):
     assert recompute.apply("again").moved == 0
     assert len(_recomputed_events()) == 4
 
-    # Removing the override would move the same four back by a working day.
+    # Removing the override would move the same five back by a working day.
     shift = recompute.preview(deadlines.build_calendar(()))
-    assert (shift.moved, shift.largest_days) == (4, -1)
+    assert (shift.moved, shift.largest_days) == (5, -1)
 
 
 def test_a_target_change_moves_only_that_services_requests(make, travel):
@@ -145,7 +146,7 @@ def test_the_recompute_job_moves_deadlines_through_a_real_worker(app, make, trav
     )
     run_worker(app)
     assert job.get_status(refresh=True) == "finished", job.exc_info
-    assert job.return_value() == {"moved": 4, "largest_days": 1}
+    assert job.return_value() == {"moved": 5, "largest_days": 1}
 
     db.session.expire_all()
     assert db.session.get(ServiceRequest, moved["first"].id).due_at == at(2026, 2, 10, 18, 0)
