@@ -162,16 +162,20 @@ def advance(request: ServiceRequest, now: datetime | None = None, cal=None) -> l
     if request.is_open and request.paused_since is None and request.due_at is not None:
         service = request.service
         due = moments(request, cal)
+        # A resume or a recompute sets the state back to on_track; coming back to a state
+        # whose rung already fired in this clock run is not news on the timeline.
         if request.sla_state == "on_track" and due["at_risk"] and now >= due["at_risk"]:
             request.sla_state = "at_risk"
-            record(request, "sla_at_risk", None, {"at": due["at_risk"].isoformat()})
-            if service.warn_at_risk and fire(request, "at_risk", due["at_risk"], now):
-                fired.append("at_risk")
+            if not _fired(request, "at_risk"):
+                record(request, "sla_at_risk", None, {"at": due["at_risk"].isoformat()})
+                if service.warn_at_risk and fire(request, "at_risk", due["at_risk"], now):
+                    fired.append("at_risk")
         if request.sla_state in ("on_track", "at_risk") and now >= due["head"]:
             request.sla_state = "breached"
-            record(request, "sla_breached", None, {"due_at": due["head"].isoformat()})
-            if service.escalate_to_head and fire(request, "head", due["head"], now):
-                fired.append("head")
+            if not _fired(request, "head"):
+                record(request, "sla_breached", None, {"due_at": due["head"].isoformat()})
+                if service.escalate_to_head and fire(request, "head", due["head"], now):
+                    fired.append("head")
         if (
             request.sla_state == "breached"
             and due["supervisor"] is not None

@@ -97,34 +97,68 @@ def preview(
     return shift
 
 
+BATCH = 500
+
+
+def _batches(service_id: int | None):
+    """Open requests in id order, a batch at a time, each batch's rows locked (PostgreSQL)."""
+    postgres = db.engine.dialect.name == "postgresql"
+    last_id = 0
+    while True:
+        query = sa.select(ServiceRequest).where(
+            ServiceRequest.state.in_([str(s) for s in OPEN_STATES]),
+            ServiceRequest.clock_started_at.is_not(None),
+            ServiceRequest.id > last_id,
+        )
+        if service_id is not None:
+            query = query.where(ServiceRequest.service_id == service_id)
+        query = query.order_by(ServiceRequest.id).limit(BATCH)
+        if postgres:
+            query = query.with_for_update(of=ServiceRequest)
+        rows = db.session.scalars(query).all()
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1].id
+
+
 def apply(reason: str, service_id: int | None = None, actor_id: int | None = None) -> Shift:
-    """Recompute open deadlines under the current calendar and targets, with an event each."""
+    """Recompute open deadlines under the current calendar and targets, with an event each.
+
+    Committed batch by batch, so the sweep is never held up for the whole run and a
+    re-run after a crash carries on (a request already moved does not move again).
+    """
     deadlines.invalidate()
     cal = deadlines.calendar()
     now = clock.now()
     shift = Shift()
-    for request in _open_requests(service_id):
-        consent.reschedule(request, cal)  # approval steps waiting on an answer
-        _move_reply_by(request, cal, reason, shift)  # the chase's deadline is one too
-        due = new_due(request, cal, request.service.target_days)
-        if due == request.due_at:
-            ladder.advance(request, now, cal)  # a changed ladder may move next_check_at
-            continue
-        old = request.due_at
-        shift.note(_days_between(cal, old, due))
-        request.due_at = due
-        request.target_working_seconds = cal.working_seconds_between(
-            request.clock_started_at,
-            cal.add_working_days(request.clock_started_at, request.service.target_days),
-        )
-        if request.paused_since is None:
-            request.sla_state = "on_track"
-        record(
-            request,
-            "deadline_recomputed",
-            None,
-            {"reason": reason, "from": old.isoformat(), "to": due.isoformat(), "by_id": actor_id},
-        )
-        ladder.advance(request, now, cal)
-    db.session.commit()
+    for rows in _batches(service_id):
+        for request in rows:
+            _recompute_one(request, cal, now, reason, actor_id, shift)
+        db.session.commit()
     return shift
+
+
+def _recompute_one(request, cal, now, reason, actor_id, shift: Shift) -> None:
+    consent.reschedule(request, cal)  # approval steps waiting on an answer
+    _move_reply_by(request, cal, reason, shift)  # the chase's deadline is one too
+    due = new_due(request, cal, request.service.target_days)
+    if due == request.due_at:
+        ladder.advance(request, now, cal)  # a changed ladder may move next_check_at
+        return
+    old = request.due_at
+    shift.note(_days_between(cal, old, due))
+    request.due_at = due
+    request.target_working_seconds = cal.working_seconds_between(
+        request.clock_started_at,
+        cal.add_working_days(request.clock_started_at, request.service.target_days),
+    )
+    if request.paused_since is None:
+        request.sla_state = "on_track"
+    record(
+        request,
+        "deadline_recomputed",
+        None,
+        {"reason": reason, "from": old.isoformat(), "to": due.isoformat(), "by_id": actor_id},
+    )
+    ladder.advance(request, now, cal)

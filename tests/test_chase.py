@@ -307,3 +307,28 @@ def test_a_decreed_holiday_moves_the_reply_by_date_too(app, make, travel):
         sa.select(Event.kind).where(Event.request_id == request.id).order_by(Event.id)
     ).all()
     assert "reply_by_recomputed" in kinds
+
+
+def test_resuming_after_a_warning_does_not_repeat_it_on_the_timeline(app, make, travel):
+    service, charter, licence, employee, applicant = office(make, target_days=3)
+    service.intake_days = None
+    db.session.commit()
+    travel(almaty(2026, 12, 7, 10, 0))  # Monday: due Thursday 18:00
+    request = request_service.submit(applicant, service, "cafe", [Upload(charter.id, pdf_file())])
+    sweep_at(app, travel, almaty(2026, 12, 10, 9, 30))  # 75 % used at 9:15: at risk
+    travel(almaty(2026, 12, 10, 9, 45))
+    request_service.request_documents(employee, request.reference, [(licence.id, "Missing")])
+    travel(almaty(2026, 12, 10, 11, 0))  # the at-risk moment moves to 10:30: passed again
+    request_service.provide_documents(
+        applicant, request.reference, [Upload(licence.id, pdf_file("licence.pdf"))]
+    )
+    sweep_at(app, travel, almaty(2026, 12, 10, 11, 30))
+
+    db.session.expire_all()
+    request = db.session.get(ServiceRequest, request.id)
+    assert request.sla_state == "at_risk"
+    kinds = db.session.scalars(
+        sa.select(Event.kind).where(Event.request_id == request.id).order_by(Event.id)
+    ).all()
+    assert kinds.count("sla_at_risk") == 1
+    assert kinds.count("escalated") == 1
