@@ -36,6 +36,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from common import (  # bench/, on sys.path when run as a script
+    PG_SERVER,
+    drop_database,
+    pct,
+    recreate_database,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -44,7 +50,6 @@ os.environ.setdefault("SECRET_KEY", "bench-not-secret")
 for _name in ("SMTP_HOST", "SMS_GATEWAY_URL"):
     os.environ.pop(_name, None)
 
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 BENCH_DB = "moldir_boards_bench"
 BENCH_DSN = f"{PG_SERVER}/{BENCH_DB}"
 SQLALCHEMY_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
@@ -63,27 +68,6 @@ WORKING_DAY = 9 * 3600
 
 def say(message: str = "") -> None:
     print(message, flush=True)
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def admin(statement: str) -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def recreate_database() -> None:
-    admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    admin(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database() -> None:
-    admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def make_app():
@@ -359,7 +343,7 @@ def measure(app, runs: int, plans: bool) -> tuple[dict, dict, dict]:
 
 def run_size(n: int, runs: int, plans: bool) -> dict:
     say(f"\n=== {n:,} requests ===")
-    recreate_database()
+    recreate_database(BENCH_DB)
     app = make_app()
     migrate(app)
     now = datetime.now(UTC)
@@ -417,7 +401,7 @@ def main() -> int:
             results.append(run_size(n, args.runs, not args.no_plans))
     finally:
         if not args.keep:
-            drop_database()
+            drop_database(BENCH_DB)
     say("\n=== summary per page (ms): wall median / p95; portal CPU median; SQL time ===")
     labels = [p[0] for p in PAGES]
     say("| page | " + " | ".join(f"{r['n']:,} requests" for r in results) + " |")

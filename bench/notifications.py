@@ -40,7 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
+from common import (  # bench/, on sys.path when run as a script
+    PG_SERVER,
+    drop_database,
+    recreate_database,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -49,7 +53,6 @@ os.environ.setdefault("SECRET_KEY", "bench-not-secret")
 for _name in ("SMS_GATEWAY_URL", "SMTP_USER", "SMTP_PASSWORD", "SMTP_SSL", "SMTP_STARTTLS"):
     os.environ.pop(_name, None)
 
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 BENCH_DB = "moldir_bench_notifications"
 DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
 # Its own Redis database (the SLA bench uses 13, CI 15); flushed before and after each run.
@@ -89,21 +92,6 @@ def free_port() -> int:
 
 
 # --- the database ---------------------------------------------------------------------
-
-
-def recreate_database() -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
-        )
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-
-
-def drop_database() -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
-        connection.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
-        )
 
 
 def build_app(smtp_port: int):
@@ -241,7 +229,7 @@ def run_once(workers: int, messages: int, batch: int) -> Run:
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        recreate_database()
+        recreate_database(BENCH_DB)
         app = build_app(port)
         owe_messages(app, messages)
         redis = Redis.from_url(REDIS_URL)
@@ -419,7 +407,7 @@ def main() -> None:
             runs.append(run)
         about = machine(load_before)
     finally:
-        drop_database()
+        drop_database(BENCH_DB)
     text = report(runs, about)
     print()
     print(text)

@@ -48,6 +48,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from common import (  # bench/, on sys.path when run as a script
+    PG_SERVER,
+    drop_database,
+    pct,
+    recreate_database,
+)
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +66,6 @@ OUTSIDE_SETTINGS = ("SMTP_HOST", "SMS_GATEWAY_URL")
 for _name in OUTSIDE_SETTINGS:
     os.environ.pop(_name, None)
 
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 BENCH_DB = "moldir_bench"
 BENCH_DSN = f"{PG_SERVER}/{BENCH_DB}"
 SQLALCHEMY_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DB}"
@@ -82,33 +87,6 @@ LATENCY_P99_TARGET_S = 5.0
 
 def say(message: str) -> None:
     print(message, flush=True)
-
-
-def pct(values: list[float], p: float) -> float:
-    """Percentile by linear interpolation between closest ranks (p in 0..100)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-# --------------------------------------------------------------------------- database
-
-
-def admin(statement: str) -> None:
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
-def recreate_database() -> None:
-    admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    admin(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database() -> None:
-    admin(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def make_app():
@@ -385,7 +363,7 @@ def run_size(n: int, ticks: int) -> SizeResult:
 
     out = SizeResult(n)
     say(f"\n== {n:,} open requests ({load_average()}) ==")
-    recreate_database()
+    recreate_database(BENCH_DB)
     flush_redis()  # the sweep's commits queue the notification relay (never run here)
     deadlines.invalidate()
     app = make_app()
@@ -461,7 +439,7 @@ def run_size(n: int, ticks: int) -> SizeResult:
         say(f"restored; idle tick after restore + VACUUM: {statistics.median(check):.2f} ms")
         db.session.remove()
         engine.dispose()
-    drop_database()
+    drop_database(BENCH_DB)
     flush_redis()
     return out
 
@@ -596,7 +574,7 @@ def run_latency(
         f"{background:,} open requests, rq worker [{out.worker_class}] + rq cron "
         f"({load_average()}) =="
     )
-    recreate_database()
+    recreate_database(BENCH_DB)
     app = make_app()
     migrate(app)
     with app.app_context():
@@ -717,7 +695,7 @@ def run_latency(
                 say(f"--- {name} log has a traceback (kept in {logdir}) ---")
                 say(text[-3000:])
         redis.flushdb()
-        drop_database()
+        drop_database(BENCH_DB)
     return out
 
 
