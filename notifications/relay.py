@@ -253,6 +253,20 @@ def _mark_delivered(delivered: list[tuple], now: datetime) -> None:
     )
 
 
+# Messages to applicants that the rules keep to office hours (never a reminder at night).
+OFFICE_HOURS_ONLY = frozenset({"documents_reminder"})
+
+
+def _retry_at(row, now: datetime, settings: RelaySettings) -> datetime:
+    """When to try again: after the backoff, and for office-hours messages, in office hours."""
+    at = now + settings.backoff(row.attempts)
+    if row.template in OFFICE_HOURS_ONLY:
+        from sla import deadlines
+
+        at = deadlines.calendar().next_office_moment(at)
+    return at
+
+
 def _mark_failed(
     failed: list[tuple], now: datetime, settings: RelaySettings, counts: RelayCounts
 ) -> None:
@@ -271,7 +285,7 @@ def _mark_failed(
                 "b_id": row.id,
                 "b_attempts": row.attempts,
                 "b_status": DEAD if dead else FAILED,
-                "b_next": now if dead else now + settings.backoff(row.attempts),
+                "b_next": now if dead else _retry_at(row, now, settings),
                 "b_error": error[:2000],
             }
         )

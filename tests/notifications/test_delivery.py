@@ -245,3 +245,29 @@ def test_a_name_cannot_add_lines_to_the_mail_headers(app, smtp, office):
     assert assigned["Subject"] == (
         f"{request.reference}: ответственный сотрудник — Aigerim Bcc: spy@evil.test"
     )
+
+
+def test_a_reminder_that_fails_at_closing_time_is_retried_when_the_office_opens(
+    app, smtp, office, travel
+):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    almaty = ZoneInfo("Asia/Almaty")
+    request = office.submit()
+    relay.deliver_due()
+    smtp.refuse(office.applicant.email, "451 4.3.0 Mailbox busy, try later")
+    travel(datetime(2026, 12, 4, 17, 59, 30, tzinfo=almaty))  # a Friday, just before closing
+    notifications.notify(
+        office.applicant,
+        "documents_reminder",
+        request=request,
+        context={"number": 1, "reply_by": "2026-12-11T13:00:00+00:00", "items": []},
+        key="reminder:test:day2",
+    )
+    db.session.commit()
+    relay.deliver_due()
+    (row,) = outbox_rows(template="documents_reminder", channel="email")
+    assert row.status == "failed"
+    # Not at 18:00:30 on Friday, nor over the weekend: Monday at opening time.
+    assert row.next_attempt_at == datetime(2026, 12, 7, 9, 0, tzinfo=almaty)
