@@ -8,21 +8,19 @@ administration's calendar (public holidays plus the admin's overrides).
 from __future__ import annotations
 
 import threading
-import time as _time
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_app_context
 
 from sla import clock
 from sla.calendar import WorkingCalendar
 
 PAUSE, RUN, RESTART = "pause", "run", "restart"
 TIMEZONE = "Asia/Almaty"
-_CACHE_SECONDS = 30.0
 
 _lock = threading.Lock()
-_cached: tuple[float, tuple, WorkingCalendar] | None = None
+_cached: tuple[tuple, WorkingCalendar] | None = None
 
 
 def _overrides() -> tuple:
@@ -55,29 +53,32 @@ def build_calendar(overrides: tuple = (), tz: str | None = None) -> WorkingCalen
 def calendar() -> WorkingCalendar:
     """The administration's working calendar, with the overrides from the database.
 
-    Cached per process for a few seconds; `invalidate()` after a change.
+    The overrides are read once per request or job (one small query), so every process
+    sees an admin's change at its next request; the calendar built from them is shared.
     """
     global _cached
-    now = _time.monotonic()
-    with _lock:
-        if _cached is not None and now - _cached[0] < _CACHE_SECONDS:
-            return _cached[2]
+    if has_app_context() and "working_calendar" in g:
+        return g.working_calendar
     try:
         key = (_timezone(), _overrides())
     except RuntimeError:  # no app context: the bare public calendar
         key = (TIMEZONE, ())
     with _lock:
-        if _cached is not None and _cached[1] == key:
-            _cached = (now, key, _cached[2])
-        else:
-            _cached = (now, key, build_calendar(key[1], key[0]))
-        return _cached[2]
+        if _cached is None or _cached[0] != key:
+            _cached = (key, build_calendar(key[1], key[0]))
+        cal = _cached[1]
+    if has_app_context():
+        g.working_calendar = cal
+    return cal
 
 
 def invalidate() -> None:
+    """Forget the calendar read in this request or job (after changing the overrides)."""
     global _cached
     with _lock:
         _cached = None
+    if has_app_context():
+        g.pop("working_calendar", None)
 
 
 def start(request, target_days: int, at: datetime | None = None, cal=None) -> datetime:
