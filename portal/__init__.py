@@ -236,6 +236,17 @@ def register_template_helpers(app: Flask) -> None:
         return str(timefmt.STAGE_LABELS[found[0]]), found[1]
 
     @app.template_global()
+    def event_visible(event, part: str) -> bool:
+        """Whether the signed-in person sees this event's actor or reason."""
+        from portal.services import access
+
+        if not current_user.is_authenticated:
+            return False
+        if part == "actor":
+            return access.sees_event_actor(current_user, event)
+        return access.sees_event_reason(current_user, event)
+
+    @app.template_global()
     def unread_notices() -> int:
         from notifications import inbox
 

@@ -50,3 +50,21 @@ def test_a_calendar_counts_a_sunday_first_of_january_as_a_weekend():
 
     # 1 January 2023 was a Sunday; Saudi Arabia has no public holiday on it.
     assert not WorkingCalendar(country="SA", tz="Asia/Riyadh").is_working_day(date(2023, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "query", ["to=9999-12-31", "from=0001-01-01", "from=0001-01-01&format=csv"]
+)
+def test_the_breach_board_ignores_dates_out_of_range(make, login, query):
+    client = login(make.overseer(Role.SUPERVISOR))
+    assert client.get(f"/supervisor/breaches?{query}").status_code == 200
+
+
+def test_open311_xml_drops_characters_xml_cannot_carry():
+    from xml.etree import ElementTree
+
+    from portal.open311.formats import xml_document
+
+    body = xml_document("service_requests", "request", [{"description": "bad\x0bchar\x00"}])
+    root = ElementTree.fromstring(body)  # noqa: S314  (our own output)
+    assert root.find("request/description").text == "badchar"

@@ -118,14 +118,15 @@ def document(doc: Document) -> dict:
     }
 
 
-def event(ev: Event) -> dict:
+def event(ev: Event, user: User | None = None) -> dict:
+    details = user is None or access.sees_event_actor(user, ev)
     return {
         "at": when(ev.created_at),
         "kind": ev.kind,
         "text": timefmt.event_text(ev),
         "from_state": ev.from_state,
         "to_state": ev.to_state,
-        "actor": ev.actor.full_name if ev.actor is not None else None,
+        "actor": ev.actor.full_name if details and ev.actor is not None else None,
     }
 
 
@@ -149,6 +150,6 @@ def detail(user: User, req: ServiceRequest) -> dict:
         "waiting_policy": req.service.waiting_policy,
         "open_document_request": document_request(req.open_document_request),
         "documents": [document(d) for d in req.documents],
-        "timeline": [event(e) for e in req.events],
+        "timeline": [event(e, user) for e in req.events],
         "allowed_actions": allowed_actions(user, req),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from xml.etree import ElementTree as ET  # noqa: S405  (only builds documents, never parses)
 
 from flask import Response
@@ -13,6 +14,9 @@ XML_LIST = {
     "requests": ("service_requests", "request"),
     "errors": ("errors", "error"),
 }
+
+
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _xml_value(parent: ET.Element, name: str, value) -> None:
@@ -34,7 +38,9 @@ def _xml_value(parent: ET.Element, name: str, value) -> None:
         for inner in value:
             _xml_value(child, item_name, inner)
     else:
-        child.text = str(value)
+        # Characters XML 1.0 cannot carry (control characters) would make the document
+        # unreadable for every client; they are dropped.
+        child.text = _XML_UNSAFE.sub("", str(value))
 
 
 def xml_document(root_name: str, item_name: str | None, payload) -> bytes:

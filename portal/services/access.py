@@ -79,3 +79,29 @@ def get_request(user: User, reference: str, for_update: bool = False) -> Service
     if request is None or not can_see(user, request):
         raise NotVisible(reference)
     return request
+
+
+# What an applicant sees of the administration's internal work: that it happened and
+# when, and why a request went back to review; not who inside said it, nor the heads'
+# reasons for moving work between colleagues.
+INTERNAL_ACTOR_KINDS = frozenset(
+    {
+        "return_to_review",
+        "reassigned",
+        "escalated",
+        "escalation_acknowledged",
+        "approval_requested",
+        "approval_given",
+        "approval_returned",
+        "approval_silence_consent",
+    }
+)
+INTERNAL_REASON_KINDS = frozenset({"reassigned", "escalated", "escalation_acknowledged"})
+
+
+def sees_event_actor(user: User, event) -> bool:
+    return user.role != Role.APPLICANT or event.kind not in INTERNAL_ACTOR_KINDS
+
+
+def sees_event_reason(user: User, event) -> bool:
+    return user.role != Role.APPLICANT or event.kind not in INTERNAL_REASON_KINDS

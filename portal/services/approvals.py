@@ -134,6 +134,9 @@ def set_approvers(service: Service, keys: list[str]) -> bool:
 def _eligible(user: User, step: ApprovalStep, request: ServiceRequest) -> bool:
     if not user.active:
         return False
+    # A sign-off is someone else's check: never the accountable employee's, nor the sender's.
+    if user.id in (request.assignee_id, step.requested_by_id):
+        return False
     if step.approver_role == Role.HEAD:
         return user.role == Role.HEAD and user.department_id == request.department_id
     if step.approver_role == Role.SUPERVISOR:
@@ -176,7 +179,13 @@ def _waiting_on(user: User) -> sa.ColumnElement[bool]:
         options.append(ApprovalStep.approver_role == Role.SUPERVISOR.value)
     if user.role in (Role.STAFF, Role.HEAD) and user.department_id is not None:
         options.append(ApprovalStep.approver_department_id == user.department_id)
-    return sa.or_(*options) if options else sa.false()
+    if not options:
+        return sa.false()
+    not_own = sa.and_(
+        ServiceRequest.assignee_id.is_distinct_from(user.id),
+        ApprovalStep.requested_by_id.is_distinct_from(user.id),
+    )
+    return sa.and_(sa.or_(*options), not_own)
 
 
 def is_approver_of(user: User, request: ServiceRequest) -> bool:

@@ -77,6 +77,8 @@ def answer_step(step_id: int):
 @bp.get("/digest")
 @roles_required("head")
 def digest_page():
+    if current_user.department is None:
+        abort(403)
     return render_template(
         "staff/digest.html", digest=digest.department_digest(current_user.department)
     )

@@ -22,10 +22,12 @@ from portal.timefmt import sla_label
 
 
 def _date(name: str) -> date | None:
+    """A date filter; anything unreadable or outside 1970-9000 is no filter at all."""
     try:
-        return date.fromisoformat(request.args.get(name, ""))
+        value = date.fromisoformat(request.args.get(name, ""))
     except ValueError:
         return None
+    return value if date(1970, 1, 1) <= value <= date(9000, 1, 1) else None
 
 
 def _departments():

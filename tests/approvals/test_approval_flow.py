@@ -319,3 +319,20 @@ def test_approvers_and_the_caseworker_are_told_in_their_language(chancery, trave
     en = templates.render("approval_returned", "en", returned, "https://moldir.test")
     assert "Comment: Clause 4" in en.body and "Yerlan Lawyer" in en.body
     assert en.link == f"https://moldir.test/staff/requests/{request.reference}"
+
+
+def test_nobody_signs_off_their_own_request(chancery):
+    import pytest
+
+    from portal.services import NotVisible, ServiceError, approvals
+    from portal.services import requests as request_service
+
+    request = chancery.submit()
+    request_service.reassign(chancery.head, request.reference, chancery.head.id, "I take it")
+    request_service.act(chancery.head, request.reference, "accept_documents")
+    request_service.act(chancery.head, request.reference, "send_to_approval")
+    head_step = steps(request)[0]
+    assert head_step.approver_role == "head"
+    with pytest.raises((NotVisible, ServiceError)):
+        approvals.answer(chancery.head, head_step.id, "approve")
+    assert steps(request)[0].outcome is None
