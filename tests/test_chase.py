@@ -56,6 +56,16 @@ def office(make, policy="pause", target_days=10):
     return service, charter, licence, employee, applicant
 
 
+def asked_for_licence(make, travel):
+    """Submitted Monday 7 December; on Tuesday the employee asks for the licence."""
+    service, charter, licence, employee, applicant = office(make)
+    travel(almaty(2026, 12, 7, 10, 0))
+    request = request_service.submit(applicant, service, "cafe", [Upload(charter.id, pdf_file())])
+    travel(almaty(2026, 12, 8, 11, 0))
+    request_service.request_documents(employee, request.reference, [(licence.id, "Missing")])
+    return service, charter, licence, employee, applicant, request
+
+
 def test_applicant_is_reminded_on_working_days_2_4_6_then_answers_and_clock_resumes(
     app, make, travel
 ):
@@ -148,11 +158,7 @@ def test_no_answer_by_the_reply_date_refuses_with_a_notice(app, make, travel, lo
 
 
 def test_a_new_request_carries_over_the_documents_already_given(app, make, travel, login):
-    service, charter, licence, employee, applicant = office(make)
-    travel(almaty(2026, 12, 7, 10, 0))
-    request = request_service.submit(applicant, service, "cafe", [Upload(charter.id, pdf_file())])
-    travel(almaty(2026, 12, 8, 11, 0))
-    request_service.request_documents(employee, request.reference, [(licence.id, "Missing")])
+    service, charter, licence, employee, applicant, request = asked_for_licence(make, travel)
     sweep_at(app, travel, almaty(2026, 12, 25, 10, 0))
 
     client = login(applicant)
@@ -211,11 +217,7 @@ def test_run_policy_keeps_the_clock_running_while_chasing(app, make, travel):
 
 
 def test_an_answer_after_the_reply_by_date_is_refused_even_if_the_sweep_is_late(app, make, travel):
-    service, charter, licence, employee, applicant = office(make)
-    travel(almaty(2026, 12, 7, 10, 0))
-    request = request_service.submit(applicant, service, "cafe", [Upload(charter.id, pdf_file())])
-    travel(almaty(2026, 12, 8, 11, 0))
-    request_service.request_documents(employee, request.reference, [(licence.id, "Missing")])
+    service, charter, licence, employee, applicant, request = asked_for_licence(make, travel)
 
     travel(almaty(2026, 12, 24, 10, 0))  # no sweep has run since the reply-by date
     try:
@@ -259,11 +261,7 @@ def test_a_document_asked_for_again_is_not_carried_over(app, make, travel, login
 
 
 def test_changing_the_cadence_mid_chase_neither_repeats_nor_skips_a_reminder(app, make, travel):
-    service, charter, licence, employee, applicant = office(make)
-    travel(almaty(2026, 12, 7, 10, 0))
-    request = request_service.submit(applicant, service, "cafe", [Upload(charter.id, pdf_file())])
-    travel(almaty(2026, 12, 8, 11, 0))
-    request_service.request_documents(employee, request.reference, [(licence.id, "Missing")])
+    service, charter, licence, employee, applicant, request = asked_for_licence(make, travel)
     sweep_at(app, travel, almaty(2026, 12, 10, 9, 0))  # working day 2: first reminder
 
     service.reminder_days = [1, 2, 4, 6]  # the admin adds a day that has already passed
