@@ -856,7 +856,10 @@ def main() -> int:
             results.append(run_size(n, args.ticks))
     lats = []
     if not args.skip_latency:
-        classes = [None] + (["rq.worker.SimpleWorker"] if args.compare_simple_worker else [])
+        # What production runs (README), and optionally the non-forking variant.
+        classes = ["portal.worker.AppWorker"] + (
+            ["portal.worker.AppSimpleWorker"] if args.compare_simple_worker else []
+        )
         for worker_class in classes:
             lats.append(
                 run_latency(
