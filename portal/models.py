@@ -463,6 +463,8 @@ class Escalation(db.Model):
     level: Mapped[str] = mapped_column(sa.String(12))
     clock_epoch: Mapped[int] = mapped_column(default=0)
     target_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    # Who was accountable when it fired: a breach stays theirs after a reassignment.
+    accountable_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     acknowledged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
@@ -474,6 +476,7 @@ class Escalation(db.Model):
 
     request: Mapped[ServiceRequest] = relationship()
     target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id])
+    accountable: Mapped[User | None] = relationship(foreign_keys=[accountable_id])
     acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id])
 
     __table_args__ = (

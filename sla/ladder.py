@@ -124,6 +124,7 @@ def fire(request: ServiceRequest, level: str, due_at: datetime, now: datetime) -
             level=level,
             clock_epoch=request.clock_epoch,
             target_user_id=target.id if target else None,
+            accountable_id=request.assignee_id,
             due_at=due_at,
             fired_at=now,
         )

@@ -363,7 +363,7 @@ def _breach_where(user: User, filters: BreachFilters) -> tuple[list, bool]:
     if filters.service_id:
         where.append(R.service_id == filters.service_id)
     if filters.person_id:
-        where.append(R.assignee_id == filters.person_id)
+        where.append(Escalation.accountable_id == filters.person_id)
     zone = _zone()
     if filters.date_from:
         where.append(
@@ -470,24 +470,48 @@ def completion_figures(key_column, start: datetime, end: datetime) -> dict:
     return found
 
 
-def breach_figures(key_column, start: datetime, end: datetime, into: dict) -> dict:
-    """Add breaches fired in [start, end) to `into`: excused, not excused, no verdict yet."""
-    # Each breach looks its request up (by primary key): a cycle's breaches are far fewer
-    # than the requests, which a join would rather scan.
-    key = sa.select(key_column).where(R.id == Escalation.request_id).scalar_subquery()
-    key = key.label("key")
+def breach_figures(by: str, start: datetime, end: datetime, into: dict) -> dict:
+    """Add breaches fired in [start, end) to `into`: excused, not excused, no verdict yet.
+
+    One breach per request and clock run, whichever rungs fired (head, supervisor); its
+    verdict is the supervisor's, else the head's. `by` is "person" (who was accountable when
+    it fired, even if the request moved on since) or "department".
+    """
+
+    def verdict(level: str):
+        mine = Escalation.level == level
+        return sa.func.max(
+            sa.case(
+                (sa.and_(mine, Escalation.excused.is_(True)), 1),
+                (sa.and_(mine, Escalation.excused.is_(False)), 0),
+            )
+        )
+
+    key = sa.func.min(Escalation.accountable_id) if by == "person" else sa.func.min(R.department_id)
+    per_breach = (
+        sa.select(
+            key.label("key"),
+            sa.func.coalesce(verdict("supervisor"), verdict("head")).label("verdict"),
+        )
+        .join(R, R.id == Escalation.request_id)
+        .where(
+            Escalation.level.in_(("head", "supervisor")),
+            Escalation.fired_at >= start,
+            Escalation.fired_at < end,
+        )
+        .group_by(Escalation.request_id, Escalation.clock_epoch)
+        .subquery()
+    )
     rows = db.session.execute(
         sa.select(
-            key,
-            _count_if(Escalation.excused.is_(True)),
-            _count_if(Escalation.excused.is_(False)),
-            _count_if(Escalation.excused.is_(None)),
-        )
-        .where(Escalation.level == "head", Escalation.fired_at >= start, Escalation.fired_at < end)
-        .group_by(key)
+            per_breach.c.key,
+            _count_if(per_breach.c.verdict == 1),
+            _count_if(per_breach.c.verdict == 0),
+            _count_if(per_breach.c.verdict.is_(None)),
+        ).group_by(per_breach.c.key)
     )
-    for key, excused, not_excused, undecided in rows:
-        figures = into.setdefault(key, Figures(key))
+    for key_value, excused, not_excused, undecided in rows:
+        figures = into.setdefault(key_value, Figures(key_value))
         figures.excused, figures.not_excused, figures.undecided = excused, not_excused, undecided
     return into
 
@@ -496,11 +520,9 @@ def cycle_report(number: int) -> dict:
     """Per employee and per department: the figures of one 12-week cycle."""
     chosen = cycle(number)
     start, end = chosen.bounds(_zone())
-    by_person = breach_figures(
-        R.assignee_id, start, end, completion_figures(R.assignee_id, start, end)
-    )
+    by_person = breach_figures("person", start, end, completion_figures(R.assignee_id, start, end))
     by_department = breach_figures(
-        R.department_id, start, end, completion_figures(R.department_id, start, end)
+        "department", start, end, completion_figures(R.department_id, start, end)
     )
     names = dict(
         db.session.execute(

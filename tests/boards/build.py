@@ -71,6 +71,7 @@ def escalate(request, level="head", fired=None, excused=None, acknowledged_by=No
     escalation = Escalation(
         request=request,
         level=level,
+        accountable_id=request.assignee_id,  # as the ladder records it
         due_at=request.due_at,
         fired_at=fired or NOW - timedelta(days=1),
         excused=excused,
