@@ -55,6 +55,10 @@ def _approvals_given(request: ServiceRequest) -> bool:
     return has_steps is not None and not consent.waiting_steps(request)
 
 
+def _clock_runs(request: ServiceRequest) -> bool:
+    return request.is_open and request.paused_since is None and request.due_at is not None
+
+
 def schedule(request: ServiceRequest, cal=None, now: datetime | None = None) -> datetime | None:
     """Set `next_check_at`: the next moment anything about this request can change.
 
@@ -62,18 +66,30 @@ def schedule(request: ServiceRequest, cal=None, now: datetime | None = None) -> 
     chase (a reminder, the reply-by date) while the request waits on the applicant.
     """
     cal = cal or deadlines.calendar()
+    if not _clock_runs(request):
+        return _schedule(request, cal, now, None, None, set())
+    return _schedule(
+        request,
+        cal,
+        now,
+        moments(request, cal),
+        stage_deadline(request, cal),
+        _fired_levels(request),
+    )
+
+
+def _schedule(request, cal, now, due, stage, done: set[str]) -> datetime | None:
+    """`schedule` with the rung moments, stage deadline and fired levels already known."""
     upcoming: list[datetime] = []
-    if request.is_open and request.paused_since is None and request.due_at is not None:
-        due = moments(request, cal)
+    if due is not None:
         if request.sla_state == "on_track" and due["at_risk"] is not None:
             upcoming.append(due["at_risk"])
         if request.sla_state in ("on_track", "at_risk"):
             upcoming.append(due["head"])
         if request.sla_state == "breached" and due["supervisor"] is not None:
-            if not _fired(request, "supervisor"):
+            if "supervisor" not in done:
                 upcoming.append(due["supervisor"])
-        stage = stage_deadline(request, cal)
-        if stage is not None and not _fired(request, stage[0]):
+        if stage is not None and stage[0] not in done:
             upcoming.append(stage[1])
     if request.is_open:
         # Approval steps whose silence will count as consent at their deadline.
@@ -87,16 +103,15 @@ def schedule(request: ServiceRequest, cal=None, now: datetime | None = None) -> 
     return request.next_check_at
 
 
-def _fired(request: ServiceRequest, level: str) -> bool:
-    return (
-        db.session.scalar(
-            sa.select(Escalation.id).where(
+def _fired_levels(request: ServiceRequest) -> set[str]:
+    """The rungs already fired in this clock run (one query for all of them)."""
+    return set(
+        db.session.scalars(
+            sa.select(Escalation.level).where(
                 Escalation.request_id == request.id,
-                Escalation.level == level,
                 Escalation.clock_epoch == request.clock_epoch,
             )
         )
-        is not None
     )
 
 
@@ -160,32 +175,36 @@ def advance(request: ServiceRequest, now: datetime | None = None, cal=None) -> l
     cal = cal or deadlines.calendar()
     fired: list[str] = chase.advance(request, now, cal)
     fired += consent.advance(request, now)
-    if request.is_open and request.paused_since is None and request.due_at is not None:
-        service = request.service
-        due = moments(request, cal)
-        # A resume or a recompute sets the state back to on_track; coming back to a state
-        # whose rung already fired in this clock run is not news on the timeline.
-        if request.sla_state == "on_track" and due["at_risk"] and now >= due["at_risk"]:
-            request.sla_state = "at_risk"
-            if not _fired(request, "at_risk"):
-                record(request, "sla_at_risk", None, {"at": due["at_risk"].isoformat()})
-                if service.warn_at_risk and fire(request, "at_risk", due["at_risk"], now):
-                    fired.append("at_risk")
-        if request.sla_state in ("on_track", "at_risk") and now >= due["head"]:
-            request.sla_state = "breached"
-            if not _fired(request, "head"):
-                record(request, "sla_breached", None, {"due_at": due["head"].isoformat()})
-                if service.escalate_to_head and fire(request, "head", due["head"], now):
-                    fired.append("head")
-        if (
-            request.sla_state == "breached"
-            and due["supervisor"] is not None
-            and now >= due["supervisor"]
-            and fire(request, "supervisor", due["supervisor"], now)
-        ):
-            fired.append("supervisor")
-        stage = stage_deadline(request, cal)
-        if stage is not None and now >= stage[1] and fire(request, stage[0], stage[1], now):
-            fired.append(stage[0])
-    schedule(request, cal, now)
+    if not _clock_runs(request):
+        _schedule(request, cal, now, None, None, set())
+        return fired
+    service = request.service
+    due = moments(request, cal)
+    done = _fired_levels(request)
+
+    def rung(level: str, at: datetime) -> None:
+        if level not in done and fire(request, level, at, now):
+            done.add(level)
+            fired.append(level)
+
+    # A resume or a recompute sets the state back to on_track; coming back to a state
+    # whose rung already fired in this clock run is not news on the timeline.
+    if request.sla_state == "on_track" and due["at_risk"] and now >= due["at_risk"]:
+        request.sla_state = "at_risk"
+        if "at_risk" not in done:
+            record(request, "sla_at_risk", None, {"at": due["at_risk"].isoformat()})
+            if service.warn_at_risk:
+                rung("at_risk", due["at_risk"])
+    if request.sla_state in ("on_track", "at_risk") and now >= due["head"]:
+        request.sla_state = "breached"
+        if "head" not in done:
+            record(request, "sla_breached", None, {"due_at": due["head"].isoformat()})
+            if service.escalate_to_head:
+                rung("head", due["head"])
+    if request.sla_state == "breached" and due["supervisor"] and now >= due["supervisor"]:
+        rung("supervisor", due["supervisor"])
+    stage = stage_deadline(request, cal)
+    if stage is not None and now >= stage[1]:
+        rung(*stage)
+    _schedule(request, cal, now, due, stage, done)
     return fired

@@ -232,7 +232,7 @@ def test_the_unique_constraint_stops_a_rung_the_code_did_not_see(travel, story, 
         .values(sla_state="on_track", next_check_at=AT_RISK)
     )
     db.session.commit()
-    monkeypatch.setattr(ladder, "_fired", lambda request, level: False)
+    monkeypatch.setattr(ladder, "_fired_levels", lambda request: set())
 
     result = sweep.sweep()
     assert result.checked == 1
