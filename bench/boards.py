@@ -31,14 +31,15 @@ import re
 import statistics
 import sys
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from common import (  # bench/, on sys.path when run as a script
+from common import (
     PG_SERVER,
+    captured_statements,
     drop_database,
+    explain,  # bench/, on sys.path when run as a script
     pct,
     recreate_database,
 )
@@ -254,29 +255,6 @@ def table_counts() -> dict[str, int]:
             "escalations": conn.execute("SELECT count(*) FROM escalation").fetchone()[0],
             "approval_steps": conn.execute("SELECT count(*) FROM approval_step").fetchone()[0],
         }
-
-
-@contextmanager
-def captured_statements(engine):
-    import sqlalchemy as sa
-
-    seen: list[tuple[str, object]] = []
-
-    def before(_conn, _cursor, statement, parameters, _context, _executemany):
-        seen.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
-
-
-def explain(engine, statement: str, parameters) -> str:
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()
-        conn.rollback()
-    return "\n".join(r[0] for r in rows)
 
 
 PAGES = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import psycopg
 from psycopg import sql
 
@@ -30,3 +32,28 @@ def recreate_database(name: str) -> None:
     drop_database(name)
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+@contextmanager
+def captured_statements(engine):
+    """The (statement, parameters) sent while inside the block."""
+    import sqlalchemy as sa
+
+    seen: list[tuple[str, object]] = []
+
+    def before(_conn, _cursor, statement, parameters, _context, _executemany):
+        seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+
+
+def explain(engine, statement: str, parameters) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of a captured statement, in a transaction rolled back."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()
+        conn.rollback()
+    return "\n".join(r[0] for r in rows)

@@ -42,15 +42,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from common import (  # bench/, on sys.path when run as a script
+from common import (
     PG_SERVER,
+    captured_statements,
     drop_database,
+    explain,  # bench/, on sys.path when run as a script
     pct,
     recreate_database,
 )
@@ -273,31 +274,6 @@ class SizeResult:
     table_mb: float = 0.0
 
 
-@contextmanager
-def captured_statements(engine):
-    """The (statement, parameters) sent while inside the block."""
-    import sqlalchemy as sa
-
-    seen: list[tuple[str, object]] = []
-
-    def before(_conn, _cursor, statement, parameters, _context, _executemany):
-        seen.append((statement, parameters))
-
-    sa.event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", before)
-
-
-def explain(engine, statement: str, parameters) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of a captured statement, in a transaction rolled back."""
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).all()
-        conn.rollback()
-    return "\n".join(r[0] for r in rows)
-
-
 def due_statement(engine, now: datetime) -> tuple[str, object]:
     """The due-rows query exactly as `sweep()` sends it (captured from one idle tick)."""
     from portal.extensions import db
@@ -481,22 +457,12 @@ def spawn(args: list[str], env: dict[str, str], log) -> subprocess.Popen:
 
 
 def stop(children: dict[str, subprocess.Popen], timeout: float = 15.0) -> None:
+    from portal.devserver import reap
+
     for proc in children.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the current job
-    deadline = time.monotonic() + timeout
-    for name, proc in children.items():
-        try:
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            say(f"{name} did not stop within {timeout:.0f} s; killing it")
-    for proc in children.values():
-        # Their own sessions: this also ends a work horse left behind, and nothing else.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
+    reap(children, timeout, say)
 
 
 def collect_jobs(connection, into: dict[str, dict]) -> int:

@@ -143,14 +143,22 @@ def stop_all(children: dict[str, subprocess.Popen], sig: int) -> None:
                 # Not the group: the worker's work horse treats SIGTERM as "die now",
                 # while the worker itself lets it finish the current job first.
                 proc.send_signal(sig)
-    deadline = time.monotonic() + STOP_TIMEOUT
+    reap(children, STOP_TIMEOUT, say)
+
+
+def reap(children: dict[str, subprocess.Popen], timeout: float, say=say) -> None:
+    """Wait for signalled children up to `timeout`, then kill each one's process group.
+
+    Each child runs in a session of its own (see `spawn`), so the group also holds its
+    grandchildren (a work horse, RQ's scheduler, the reloaded server) and nothing else.
+    """
+    deadline = time.monotonic() + timeout
     for name, proc in children.items():
         try:
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            say(f"{name} did not stop within {STOP_TIMEOUT:.0f} s; killing it")
+            say(f"{name} did not stop within {timeout:.0f} s; killing it")
     for proc in children.values():
-        # Also sweeps up grandchildren (a work horse, RQ's scheduler, the reloaded server).
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
