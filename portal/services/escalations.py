@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from portal import lifecycle
 from portal.extensions import db
-from portal.models import Escalation, User
+from portal.models import Escalation, ServiceRequest, User
 from portal.services import NotVisible, ServiceError, access
 from portal.services import requests as request_service
 from sla import clock
@@ -43,6 +44,13 @@ def get_escalation(user: User, escalation_id: int) -> Escalation:
     escalation = db.session.get(Escalation, escalation_id)
     if escalation is None or not access.can_acknowledge(user, escalation.request):
         raise NotVisible(escalation_id)
+    # The acknowledgement is an event on the request: lock the request as every other
+    # writer of its audit chain does, so a sweep tick on it waits instead of colliding.
+    db.session.execute(
+        sa.select(ServiceRequest.id)
+        .where(ServiceRequest.id == escalation.request_id)
+        .with_for_update()
+    )
     return escalation
 
 
