@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from portal import config as settings
+from portal import observability
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.queryargs import DbIntConverter
 from portal.services import NotVisible
@@ -28,11 +29,13 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.from_mapping(config)
 
     register_extensions(app)
+    register_security(app)
     app.url_map.converters["int"] = DbIntConverter  # before any route is added
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
+    observability.init_app(app)
     return app
 
 
@@ -73,10 +76,10 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from portal.models import User
+        # Only with a live login_session row: not revoked, not idle, not too old.
+        from portal.services import sessions
 
-        user = db.session.get(User, int(user_id)) if user_id.isdecimal() else None
-        return user if user is not None and user.active else None
+        return sessions.load(user_id)
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         from sqlalchemy import event
@@ -98,6 +101,12 @@ def register_extensions(app: Flask) -> None:
             @event.listens_for(db.engine, "begin")
             def _sqlite_begin(connection):
                 connection.exec_driver_sql("BEGIN")
+
+
+def register_security(app: Flask) -> None:
+    from portal import security
+
+    security.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -280,9 +289,11 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from notifications.cli import notifications_cli
+    from portal.audit import audit_cli
     from portal.seed import seed_command
     from sla.cli import sla_cli
 
     app.cli.add_command(seed_command)
     app.cli.add_command(sla_cli)
     app.cli.add_command(notifications_cli)
+    app.cli.add_command(audit_cli)

@@ -33,6 +33,14 @@ def _secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _flag(name: str) -> bool | None:
+    """A yes/no setting; None when unset (the app decides from how it runs)."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 def from_environment(instance_path: Path) -> dict:
     max_upload_mb = int(os.environ.get("MAX_UPLOAD_MB", "10"))
     return {
@@ -51,9 +59,19 @@ def from_environment(instance_path: Path) -> dict:
         "LANGUAGES": ("ru", "kk", "en"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # None: on, unless debugging, testing or served over plain http (security.init_app).
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE"),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Server-side login sessions (portal/services/sessions.py).
+        "SESSION_IDLE_MINUTES": int(os.environ.get("SESSION_IDLE_MINUTES", "30")),
+        "SESSION_ABSOLUTE_HOURS": int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")),
+        # Proxies in front of the app whose X-Forwarded-* headers are believed (0: none).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
+        # Login and registration throttling (Flask-Limiter syntax, moving windows).
+        "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "30 per 15 minutes"),
+        "REGISTER_RATE_LIMIT_IP": os.environ.get("REGISTER_RATE_LIMIT_IP", "10 per hour"),
         "WTF_CSRF_TIME_LIMIT": None,
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         # The APIs' rate limits, per token and per client address (Flask-Limiter syntax).
@@ -61,8 +79,14 @@ def from_environment(instance_path: Path) -> dict:
         "API_IP_RATE_LIMIT": os.environ.get("API_IP_RATE_LIMIT", "600 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_STRATEGY": "moving-window",
         # Redis down: serve rather than fail every API call.
         "RATELIMIT_SWALLOW_ERRORS": True,
         # The first day of the first 12-week cycle (the boards' results run cycle by cycle).
         "CYCLE_START": os.environ.get("CYCLE_START", "2026-01-05"),
+        # Operations (portal/observability.py). LOG_FORMAT json|text; unset: text on a
+        # terminal, JSON otherwise. METRICS_TOKEN unset: /metrics for loopback clients only.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", ""),
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        "HEALTH_SCHEDULER_MAX_AGE": float(os.environ.get("HEALTH_SCHEDULER_MAX_AGE", "60")),
     }

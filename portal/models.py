@@ -284,6 +284,10 @@ class ServiceRequest(db.Model):
     # Office seconds worked from submission to decision, waiting on the applicant left out:
     # set when the clock stops, so the boards take medians in SQL (no calendar per row).
     worked_seconds: Mapped[int | None] = mapped_column()
+    # The head of the request's audit chain (portal/audit.py): the last event's seq and
+    # hash, so that removing the last event shows as well as removing any other.
+    audit_seq: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    audit_head: Mapped[str | None] = mapped_column(sa.String(64))
 
     service: Mapped[Service] = relationship()
     department: Mapped[Department] = relationship()
@@ -432,11 +436,19 @@ class Event(db.Model):
     to_state: Mapped[str | None] = mapped_column(sa.String(24))
     payload: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    # The audit chain (portal/audit.py): n-th event of its request, the hash of the one
+    # before (none for the first) and its own over that and its content. Set by record().
+    seq: Mapped[int | None] = mapped_column()
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str | None] = mapped_column(sa.String(64))
 
     request: Mapped[ServiceRequest] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
 
-    __table_args__ = (sa.Index("ix_event_request_id_id", "request_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_event_request_id_id", "request_id", "id"),
+        sa.Index("ix_event_request_id_seq", "request_id", "seq", unique=True),
+    )
 
 
 class CalendarOverride(db.Model):
@@ -611,3 +623,44 @@ class ApiToken(db.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class LoginSession(db.Model):
+    """One signed-in browser: the cookie holds a random token, the row only its SHA-256.
+
+    Revoking the row (logout, an account disabled, a timeout) ends the session even for
+    someone holding a copy of the cookie.
+    """
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(40))
+
+    user: Mapped[User] = relationship()
+
+
+class AccountChange(db.Model):
+    """An account disabled or enabled again: by whom, when and why."""
+
+    __tablename__ = "account_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    # None when done from the command line.
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    action: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+
+    __table_args__ = (sa.CheckConstraint("action in ('disabled', 'enabled')", name="action"),)

@@ -136,6 +136,13 @@ def app(_migrated, tmp_path, redis_connection):
             "SECRET_KEY": "test-secret",
             "MAX_UPLOAD_BYTES": 200 * 1024,
             "SERVER_NAME": "localhost",
+            # Stories log in many times from one address; tests/security sets real limits.
+            "LOGIN_RATE_LIMIT_ACCOUNT": "1000 per minute",
+            "LOGIN_RATE_LIMIT_IP": "1000 per minute",
+            "REGISTER_RATE_LIMIT_IP": "1000 per minute",
+            # Stories sign in, then move time by days; tests/security times sessions out.
+            "SESSION_IDLE_MINUTES": 10 * 365 * 24 * 60,
+            "SESSION_ABSOLUTE_HOURS": 10 * 365 * 24,
         }
     )
     app.extensions["redis"] = redis_connection

@@ -72,3 +72,13 @@ class PolicyForm(FlaskForm):
 
 class RetryForm(FlaskForm):
     """A dead outbox row, given another set of attempts."""
+
+
+class DisableAccountForm(FlaskForm):
+    reason = StringField(
+        _l("Why is this account disabled?"), validators=[DataRequired(), Length(max=200)]
+    )
+
+
+class EnableAccountForm(FlaskForm):
+    """Let a disabled person log in again."""

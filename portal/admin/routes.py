@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from datetime import date
 
+import click
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
-from portal.admin.forms import OverrideForm, PolicyForm, RemoveOverrideForm, RetryForm
+from portal.admin.forms import (
+    DisableAccountForm,
+    EnableAccountForm,
+    OverrideForm,
+    PolicyForm,
+    RemoveOverrideForm,
+    RetryForm,
+)
 from portal.auth.decorators import roles_required
 from portal.extensions import db
-from portal.models import CalendarOverride, Service
+from portal.models import CalendarOverride, Role, Service
 from portal.queryargs import db_int
-from portal.services import ServiceError, approvals, policies
+from portal.services import ServiceError, approvals, people, policies
 from sla import clock, deadlines
 
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+# cli_group=None: its commands (`flask people ...`) sit at the top level.
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates", cli_group=None)
 admin_only = roles_required("admin")
 
 
@@ -227,3 +237,107 @@ def retry_outbox(outbox_id: int):
     else:
         flash(_("The message will be sent again."), "success")
     return redirect(url_for("admin.outbox", status="dead"))
+
+
+# --- people: find accounts, disable (ending their sessions) and enable them ------------------
+
+
+def _people_filters() -> people.PeopleFilter:
+    text = (request.args.get("q") or "").strip()[:100] or None
+    role = request.args.get("role") or None
+    active = {"yes": True, "no": False}.get(request.args.get("active") or "")
+    return people.PeopleFilter(text=text, role=role if role in tuple(Role) else None, active=active)
+
+
+def _people_page(disable_form=None, failed_user_id=None, status=200):
+    filters = _people_filters()
+    page = request.args.get("page", type=db_int) or 1
+    rows, more = people.listing(filters, page)
+    return render_template(
+        "admin/people.html",
+        rows=rows,
+        changes=people.last_changes(rows),
+        filters=filters,
+        roles=tuple(Role),
+        page=page,
+        more=more,
+        disable_form=disable_form or DisableAccountForm(formdata=None),
+        enable_form=EnableAccountForm(formdata=None),
+        failed_user_id=failed_user_id,
+    ), status
+
+
+@bp.get("/people")
+@admin_only
+def people_list():
+    return _people_page()
+
+
+def _person(user_id: int):
+    try:
+        return people.find(user_id)
+    except ServiceError:
+        abort(404)
+
+
+@bp.post("/people/<int:user_id>/disable")
+@admin_only
+def disable_person(user_id: int):
+    person = _person(user_id)
+    form = DisableAccountForm()
+    if not form.validate_on_submit():
+        return _people_page(form, person.id, 422)
+    try:
+        ended = people.disable(current_user, person, form.reason.data)
+    except ServiceError as error:
+        form.form_errors.append(str(error.message))
+        return _people_page(form, person.id, 422)
+    flash(
+        ngettext(
+            "%(email)s can no longer log in; %(num)d open session was ended.",
+            "%(email)s can no longer log in; %(num)d open sessions were ended.",
+            ended,
+            email=person.email,
+        ),
+        "success",
+    )
+    return redirect(url_for("admin.people_list", q=person.email), 303)
+
+
+@bp.post("/people/<int:user_id>/enable")
+@admin_only
+def enable_person(user_id: int):
+    person = _person(user_id)
+    if not EnableAccountForm().validate_on_submit():
+        abort(400)
+    people.enable(current_user, person)
+    flash(_("%(email)s can log in again.", email=person.email), "success")
+    return redirect(url_for("admin.people_list", q=person.email), 303)
+
+
+@bp.cli.group("people")
+def people_cli():
+    """People's accounts."""
+
+
+@people_cli.command("disable")
+@click.argument("email")
+@click.option("--reason", default="disabled from the command line", show_default=True)
+def disable_command(email: str, reason: str):
+    """Disable the account with EMAIL and end all its sessions."""
+    try:
+        ended = people.disable(None, people.find_by_email(email), reason)
+    except ServiceError as error:
+        raise click.ClickException(str(error.message)) from error
+    click.echo(f"{email.strip().lower()}: disabled, {ended} open session(s) ended")
+
+
+@people_cli.command("enable")
+@click.argument("email")
+def enable_command(email: str):
+    """Let the account with EMAIL log in again."""
+    try:
+        people.enable(None, people.find_by_email(email), "enabled from the command line")
+    except ServiceError as error:
+        raise click.ClickException(str(error.message)) from error
+    click.echo(f"{email.strip().lower()}: enabled")

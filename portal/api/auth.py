@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from portal.api.errors import ApiError
 from portal.models import User
+from portal.security import log_event
 from portal.services import tokens
 
 
@@ -28,12 +29,25 @@ def current_api_user() -> User:
         return user
     secret = presented_token()
     if secret is None:
+        _log_denied("no_token", 401)
         raise ApiError(401, "unauthorized", _("Send your API token: Authorization: Bearer ..."))
     user = tokens.authenticate(secret)
     if user is None:
+        _log_denied("invalid_token", 401)
         raise ApiError(401, "invalid_token", _("This token is unknown, revoked or expired."))
     g.api_user = user
     return user
+
+
+def _log_denied(reason: str, status: int, user: User | None = None) -> None:
+    log_event(
+        "api.auth_failed" if status == 401 else "api.forbidden",
+        outcome="denied",
+        reason=reason,
+        status=status,
+        user_id=user.id if user is not None else None,
+    )
+    g.security_logged = True  # the after-request denial log need not repeat it
 
 
 def roles(*allowed: str):
@@ -44,6 +58,7 @@ def roles(*allowed: str):
         def wrapper(*args, **kwargs):
             user = current_api_user()
             if allowed and user.role not in allowed:
+                _log_denied("role", 403, user)
                 raise ApiError(403, "forbidden", _("Your role may not do this."))
             return view(*args, **kwargs)
 

@@ -2,28 +2,83 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from portal.auth.forms import LoginForm, MarkReadForm, ProfileForm, RegisterForm
+from portal.extensions import limiter
 from portal.public.routes import safe_next
-from portal.services import ServiceError, accounts
+from portal.security import email_digest, log_event
+from portal.services import ServiceError, accounts, sessions
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
 
 def _start_session(user) -> None:
-    # A fresh session on login: nothing from before carries over but the language.
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
-    login_user(user)
+    # A fresh session on login (rotated: nothing from before but the language), server-side.
+    sessions.start(user)
+
+
+# --- throttling: per client address, and per account for failed logins (moving windows) ---
+
+
+def _client_address() -> str:
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def _login_account() -> str:
+    # Hashed: the limiter's storage holds no email addresses.
+    email = accounts.normalize_email(request.form.get("email", ""))
+    return "account:" + (email_digest(email) or "-")
+
+
+def _login_failed(_response) -> bool:
+    return bool(g.get("login_failed"))
+
+
+def _login_throttled(limited_by: str):
+    def on_breach(_limit):
+        log_event(
+            "login.throttled",
+            outcome="denied",
+            limited_by=limited_by,
+            email_hash=email_digest(accounts.normalize_email(request.form.get("email", ""))),
+        )
+        form = LoginForm()
+        # The same words whatever was limited: nothing tells whether the account exists.
+        form.form_errors.append(_("Too many attempts. Please wait a few minutes and try again."))
+        return current_app.make_response((render_template("auth/login.html", form=form), 429))
+
+    return on_breach
+
+
+def _register_throttled(_limit):
+    log_event("register.throttled", outcome="denied")
+    form = RegisterForm()
+    form.form_errors.append(_("Too many attempts. Please wait a few minutes and try again."))
+    return current_app.make_response((render_template("auth/register.html", form=form), 429))
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["REGISTER_RATE_LIMIT_IP"],
+    key_func=_client_address,
+    methods=["POST"],
+    scope="register-ip",
+    on_breach=_register_throttled,
+)
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("public.home"))
@@ -50,17 +105,45 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_IP"],
+    key_func=_client_address,
+    methods=["POST"],
+    scope="login-ip",
+    on_breach=_login_throttled("ip"),
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
+    key_func=_login_account,
+    methods=["POST"],
+    scope="login-account",
+    # Only failures count against an account: its owner logging in uses up nothing.
+    deduct_when=_login_failed,
+    on_breach=_login_throttled("account"),
+)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("public.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
-        if user is None:
+        user, outcome = accounts.check_credentials(form.email.data, form.password.data)
+        if outcome != "ok":
+            g.login_failed = True
+            log_event(
+                "login.failed",
+                outcome="failure",
+                reason=outcome,
+                user_id=user.id if user is not None else None,
+                email_hash=email_digest(accounts.normalize_email(form.email.data)),
+            )
             form.password.errors.append(_("Wrong email or password."))
         else:
             _start_session(user)
+            log_event("login.succeeded", outcome="success", user_id=user.id)
             return redirect(safe_next(request.args.get("next"), url_for("public.home")))
+    elif request.method == "POST":
+        g.login_failed = True
+        log_event("login.failed", outcome="failure", reason="invalid_form")
     status = 422 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
@@ -68,12 +151,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
-    # As on login: the session goes, the language chosen stays.
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    # As on login: the session goes, the language chosen stays; the row is revoked.
+    sessions.end(current_user._get_current_object())
     flash(_("You have logged out."), "info")
     return redirect(url_for("public.home"))
 

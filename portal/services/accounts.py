@@ -78,15 +78,31 @@ def register_applicant(
     return user
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The user for these credentials, or None; the same answer whatever was wrong."""
-    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+def check_credentials(email: str, password: str) -> tuple[User | None, str]:
+    """(the user these credentials open, "ok") or (the account if known, why not).
+
+    The reason is for the security log only: people are told the same whatever was wrong,
+    and every path checks one password hash, so timing does not tell either.
+    """
+    user = db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
     if user is None:
         check_password_hash(_dummy(), password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
-        return None
-    return user
+        return None, "unknown_account"
+    if not check_password_hash(user.password_hash, password):
+        return user, "wrong_password"
+    if not user.active:
+        return user, "account_disabled"
+    return user, "ok"
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user for these credentials, or None; the same answer whatever was wrong."""
+    user, outcome = check_credentials(email, password)
+    return user if outcome == "ok" else None
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
 
 
 def set_locale(user: User, locale: str) -> None:
