@@ -180,6 +180,9 @@ def main() -> int:
     env = dict(os.environ)
     # Unbuffered, so the children's logs interleave in order even through `| tee`.
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Logs for a person reading the terminal, also through `| tee` (LOG_FORMAT=json: as in
+    # production).
+    env.setdefault("LOG_FORMAT", "text")
     port = env.get("PORT", "5000")
     # Links in notifications must point at this server, also when PORT is not 5000.
     env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")

@@ -47,7 +47,11 @@ def enqueue(func, *args, queue_name: str = "default", job_id: str | None = None,
     """Enqueue `func(*args, **kwargs)` with our timeouts, TTLs and retries.
 
     A `job_id` de-duplicates: while a job with that id exists, no second one is queued.
+    The job carries the current request id in its meta, so its logs can be joined to the
+    request (or job, or CLI command) that queued it.
     """
+    from portal import observability
+
     options = {
         "args": args,
         "kwargs": kwargs,
@@ -55,6 +59,7 @@ def enqueue(func, *args, queue_name: str = "default", job_id: str | None = None,
         "result_ttl": RESULT_TTL,
         "failure_ttl": FAILURE_TTL,
         "retry": Retry(max=3, interval=[10, 60, 300]),
+        "meta": observability.job_meta(),
     }
     q = queue(queue_name)
     if job_id is None:
@@ -85,18 +90,23 @@ def preload_app() -> Flask:
 
 
 def job(func):
-    """Run a job function inside an app context (the caller's, else the worker's own)."""
+    """Run a job function inside an app context (the caller's, else the worker's own), its
+    log records tagged with the job and the request id that queued it."""
+    from portal import observability
+
+    name = f"{func.__module__}.{func.__qualname__}"
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         global _worker_app
-        if has_app_context():
-            return func(*args, **kwargs)
-        if _worker_app is None:
-            from portal import create_app
+        with observability.job_context(name):
+            if has_app_context():
+                return func(*args, **kwargs)
+            if _worker_app is None:
+                from portal import create_app
 
-            _worker_app = create_app()
-        with _worker_app.app_context():
-            return func(*args, **kwargs)
+                _worker_app = create_app()
+            with _worker_app.app_context():
+                return func(*args, **kwargs)
 
     return wrapper

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rq.worker import SimpleWorker, Worker
 
-from portal import queueing
+from portal import observability, queueing
 
 
 class AppWorker(Worker):
@@ -17,6 +17,7 @@ class AppWorker(Worker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         queueing.preload_app()
+        observability.adopt_rq_logging()
 
 
 class AppSimpleWorker(SimpleWorker):
@@ -25,3 +26,4 @@ class AppSimpleWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         queueing.preload_app()
+        observability.adopt_rq_logging()

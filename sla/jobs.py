@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from portal.queueing import job
-from sla import recompute, sweep
+from sla import clock, recompute, sweep
 
 
 @job
 def sweep_job() -> dict:
-    """One sweep tick (scheduled every few seconds by `sla/schedule.py`)."""
-    result = sweep.sweep()
+    """One sweep tick (scheduled every few seconds by `sla/schedule.py`); it also beats
+    the scheduler's heartbeat (/healthz) and records its figures (/metrics)."""
+    from portal import observability
+
+    now = clock.now()
+    result = sweep.sweep(now)
+    observability.record_sweep(result, now)
     return {"checked": result.checked, "fired": result.fired, "seconds": result.seconds}
 
 
