@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import send_file
 
+from portal import uploads
 from portal.services import NotVisible, storage
 
 
@@ -18,7 +19,7 @@ def send_document(document):
         path,
         mimetype=document.content_type,
         as_attachment=True,
-        download_name=document.original_name,
+        download_name=uploads.download_name(document.original_name, document.content_type),
         max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"

