@@ -11,14 +11,18 @@ PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 # Only the paths that exist, so lint works while the tree is still growing.
 LINT_PATHS := $(wildcard portal sla notifications tests wsgi.py bench)
+# The code that runs in production: what bandit reads (settings in pyproject's [tool.bandit]).
+AUDIT_PATHS := portal sla notifications wsgi.py
 
 .DEFAULT_GOAL := help
-.PHONY: help venv catalogs extract run test lint clean
+.PHONY: help venv catalogs extract run test lint audit bench-load clean
 
 help:
 	@echo "make run      start web server, RQ worker and RQ cron (Ctrl+C stops all)"
 	@echo "make test     run the test suite (PYTEST_ARGS='-k name' to narrow it)"
 	@echo "make lint     ruff check and ruff format --check"
+	@echo "make audit    bandit (fails on high severity) and pip-audit (fails on known vulnerabilities)"
+	@echo "make bench-load  locust load bench, portal vs a bare Flask page (LOAD_ARGS='--duration 30s')"
 	@echo "make extract  refresh messages.pot and the .po catalogs from the sources"
 	@echo "make clean    remove .venv, compiled catalogs and caches (keeps instance/)"
 
@@ -60,7 +64,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
+# bandit: every finding is printed; high severity fails.  pip-audit: a known vulnerability
+# fails, and packages it could not check are counted and named, never passed as clean.
+audit: $(STAMP)
+	$(BIN)/bandit -c pyproject.toml -r $(AUDIT_PATHS) --exit-zero
+	$(BIN)/bandit -c pyproject.toml -r $(AUDIT_PATHS) --severity-level high -q \
+	    --format custom --msg-template '{relpath}:{line}: {test_id} {severity}: {msg}'
+	$(BIN)/python .ci/pip_audit_summary.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
 	find . -name node_modules -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	find $(TRANSLATIONS) -name '*.mo' -delete 2>/dev/null || true
+
+# Load benchmark (PostgreSQL and Redis on localhost); locust lives in the `bench` extra.
+bench-load: $(STAMP)
+	$(BIN)/python -c "import locust" 2>/dev/null || $(BIN)/pip install -e '.[test,bench]'
+	$(BIN)/python bench/load.py $(LOAD_ARGS)

@@ -324,7 +324,7 @@ class HttpSmsChannel(Channel):
             self.url, data=payload, headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(http_request, timeout=self.timeout) as response:  # noqa: S310
+            with urllib.request.urlopen(http_request, timeout=self.timeout) as response:  # noqa: S310  # nosec B310
                 reply = response.read()
         except urllib.error.HTTPError as error:
             if error.code == 429 or error.code >= 500:

@@ -505,7 +505,8 @@ def _bullets(items, language: str) -> str:
 
 @functools.cache
 def _environment(language: str) -> jinja2.Environment:
-    env = jinja2.Environment(autoescape=False, keep_trailing_newline=False)  # noqa: S701  (plain text)
+    # Plain-text mail and SMS only, never HTML (no page renders these with |safe).
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=False)  # noqa: S701  # nosec B701
     env.filters["when"] = lambda value: _when(value, language)
     env.filters["tr"] = lambda value: _tr(value, language)
     env.filters["bullets"] = lambda items: _bullets(items, language)
