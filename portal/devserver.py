@@ -149,8 +149,9 @@ def stop_all(children: dict[str, subprocess.Popen], sig: int) -> None:
 def reap(children: dict[str, subprocess.Popen], timeout: float, say=say) -> None:
     """Wait for signalled children up to `timeout`, then kill each one's process group.
 
-    Each child runs in a session of its own (see `spawn`), so the group also holds its
-    grandchildren (a work horse, RQ's scheduler, the reloaded server) and nothing else.
+    Each child runs in a session of its own (see `spawn`), so the group holds most of its
+    grandchildren (RQ's scheduler, the reloaded server); an RQ work horse calls setpgrp()
+    and leaves the group, so descendants are also found through /proc and killed by pid.
     """
     deadline = time.monotonic() + timeout
     for name, proc in children.items():
@@ -159,11 +160,31 @@ def reap(children: dict[str, subprocess.Popen], timeout: float, say=say) -> None
         except subprocess.TimeoutExpired:
             say(f"{name} did not stop within {timeout:.0f} s; killing it")
     for proc in children.values():
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        # Read before killing: once the parent dies its children belong to init.
+        stragglers = descendants(proc.pid)
+        kills = [(os.killpg, proc.pid)] + [(os.kill, pid) for pid in stragglers]
+        for kill, pid in kills:
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         proc.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc; empty elsewhere or once it has gone)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found.append(child)
+            pending.append(child)
+    return found
 
 
 def main() -> int:
