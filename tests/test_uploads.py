@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.uploads import ALLOWED, UploadRejected, inspect, safe_display_name, sniff
+from tests.security.corpus import pdf
 
 MB = 1024 * 1024
 LIMIT = 10 * MB
@@ -28,26 +29,8 @@ def noise(size: int, seed: int = 0) -> bytes:
 
 
 def minimal_pdf(catalog_extra: bytes = b"", tail: bytes = b"") -> bytes:
-    """A one-page PDF with a correct xref table."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b">>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    out += tail
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    """A one-page PDF with a correct xref table (the corpus builds it)."""
+    return pdf(catalog=catalog_extra, tail=tail)
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
