@@ -14,7 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.uploads import ALLOWED, UploadRejected, inspect, safe_display_name, sniff
-from tests.security.corpus import pdf
+from tests.security.corpus import jpeg as tiny_jpeg
+from tests.security.corpus import pdf, png_chunk
+from tests.security.corpus import png as tiny_png
 
 MB = 1024 * 1024
 LIMIT = 10 * MB
@@ -31,44 +33,6 @@ def noise(size: int, seed: int = 0) -> bytes:
 def minimal_pdf(catalog_extra: bytes = b"", tail: bytes = b"") -> bytes:
     """A one-page PDF with a correct xref table (the corpus builds it)."""
     return pdf(catalog=catalog_extra, tail=tail)
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def tiny_png(*extra_chunks: bytes) -> bytes:
-    """A 1x1 white RGB PNG (passes pngcheck)."""
-    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-    pixels = png_chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff"))
-    return b"\x89PNG\r\n\x1a\n" + header + b"".join(extra_chunks) + pixels + png_chunk(b"IEND", b"")
-
-
-def tiny_jpeg() -> bytes:
-    """An 8x8 mid-grey baseline JPEG (decodes with djpeg).
-
-    One component, all-ones quantisation, and Huffman tables with a single one-bit
-    code each: DC difference category 0, AC end-of-block. The scan is "0" + "0",
-    padded with ones: 0x3F.
-    """
-
-    def segment(marker: int, payload: bytes) -> bytes:
-        return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
-
-    one_code = bytes([1] + [0] * 15) + b"\x00"  # one code of length 1, for symbol 0
-    return b"".join(
-        [
-            b"\xff\xd8",
-            segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
-            segment(0xDB, b"\x00" + b"\x01" * 64),
-            segment(0xC0, b"\x08\x00\x08\x00\x08\x01\x01\x11\x00"),
-            segment(0xC4, b"\x00" + one_code),
-            segment(0xC4, b"\x10" + one_code),
-            segment(0xDA, b"\x01\x01\x00\x00\x3f\x00"),
-            b"\x3f",
-            b"\xff\xd9",
-        ]
-    )
 
 
 def tiny_gif() -> bytes:

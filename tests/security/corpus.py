@@ -85,7 +85,12 @@ def png(*extra_chunks: bytes) -> bytes:
 
 
 def jpeg() -> bytes:
-    """An 8x8 grey baseline JPEG."""
+    """An 8x8 mid-grey baseline JPEG (decodes with djpeg).
+
+    One component, all-ones quantisation, and Huffman tables with a single one-bit
+    code each: DC difference category 0, AC end-of-block. The scan is "0" + "0",
+    padded with ones: 0x3F.
+    """
 
     def segment(marker: int, payload: bytes) -> bytes:
         return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
