@@ -98,7 +98,7 @@ def say(message: str = "") -> None:
 def make_app():
     from portal import create_app
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": SQLALCHEMY_URL})
+    return create_app({"SQLALCHEMY_DATABASE_URI": SQLALCHEMY_URL, "REDIS_STANDIN": True})
 
 
 def migrate(app) -> None:

@@ -74,7 +74,13 @@ def say(message: str = "") -> None:
 def make_app():
     from portal import create_app
 
-    return create_app({"SQLALCHEMY_DATABASE_URI": SQLALCHEMY_URL, "WTF_CSRF_ENABLED": False})
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": SQLALCHEMY_URL,
+            "WTF_CSRF_ENABLED": False,
+            "REDIS_STANDIN": True,
+        }
+    )
 
 
 def migrate(app) -> None:

@@ -48,6 +48,9 @@ def from_environment(instance_path: Path) -> dict:
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # Without REDIS_URL: refuse to start, unless debugging, testing or this says yes
+        # (then an in-process fakeredis stands in; portal/queueing.py).
+        "REDIS_STANDIN": bool(_flag("REDIS_STANDIN")),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER", str(instance_path / "uploads")),
         "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
         # Several documents per form; a hard ceiling against abuse, per file checked in forms.

@@ -354,14 +354,41 @@ def _check_scheduler(connection, max_age: float) -> dict:
     return check
 
 
+def _check_workers(connection) -> dict:
+    """Live RQ workers per queue: registered, and their hash not expired (a worker refreshes
+    it with each heartbeat; a dead one's lapses within its TTL)."""
+    from rq import worker_registration
+
+    from portal.queueing import QUEUES
+
+    check: dict = {"ok": False, "queues": {}}
+    try:
+        for name in QUEUES:
+            keys = connection.smembers(worker_registration.WORKERS_BY_QUEUE_KEY % name)
+            pipeline = connection.pipeline(transaction=False)
+            for key in keys:
+                pipeline.exists(key)
+            check["queues"][name] = sum(pipeline.execute()) if keys else 0
+    except (RedisError, OSError) as error:
+        check["error"] = type(error).__name__
+        return check
+    idle = [name for name, count in check["queues"].items() if not count]
+    if idle:
+        check["error"] = "no worker for " + ", ".join(idle)
+    check["ok"] = not idle
+    return check
+
+
 def healthz():
-    """Database and Redis reachable, the periodic sweep's heartbeat fresh: 200, else 503."""
+    """Database and Redis reachable, the periodic sweep's heartbeat fresh, a live worker on
+    every queue: 200, else 503, the body naming each part's state."""
     connection = current_app.extensions["redis"]
     max_age = float(current_app.config.get("HEALTH_SCHEDULER_MAX_AGE") or 60)
     checks = {
         "database": _check_database(),
         "redis": _check_redis(connection),
         "scheduler": _check_scheduler(connection, max_age),
+        "workers": _check_workers(connection),
     }
     healthy = all(check["ok"] for check in checks.values())
     response = jsonify({"status": "ok" if healthy else "fail", "checks": checks})

@@ -25,11 +25,25 @@ def init_app(app: Flask) -> None:
         # Bounded waits: an unreachable Redis must not hang a web request (the outbox and
         # the sweep catch up on what it missed); worker blocking pops set their own timeout.
         connection = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-    else:
-        # No Redis configured: an in-process stand-in (tests, one-off CLI use).
-        import fakeredis
-
+    elif app.debug or app.testing or app.config.get("REDIS_STANDIN"):
+        # No Redis configured: an in-process stand-in (tests, debugging, benches). It lives
+        # in the `dev` extra, which production does not install.
+        try:
+            import fakeredis
+        except ImportError as error:
+            raise RuntimeError(
+                "REDIS_URL is not set and the in-process Redis stand-in (fakeredis, the `dev`"
+                " extra) is not installed: set REDIS_URL=redis://host:6379/0"
+            ) from error
         connection = fakeredis.FakeRedis()
+    else:
+        # In production the stand-in would swallow every job and every schedule in one
+        # process's memory: refuse to start rather than lose work silently.
+        raise RuntimeError(
+            "REDIS_URL is not set: Moldir needs a Redis server for its queues and schedule"
+            " (e.g. REDIS_URL=redis://127.0.0.1:6379/0). The in-process stand-in is only for"
+            " development: FLASK_DEBUG=1, tests, or `make run`."
+        )
     app.extensions["redis"] = connection
 
 

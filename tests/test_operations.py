@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 from rq.job import Job
+from rq.worker import Worker
 
 from notifications.outbox import OutboxMessage
 from portal import create_app, observability
@@ -52,7 +53,15 @@ def run_queue(app, name: str) -> None:
 # --- /healthz -----------------------------------------------------------------------------
 
 
-def test_healthz_is_ok_while_the_sweep_keeps_beating(client, travel):
+def a_live_worker(connection, queues=("sla", "notifications", "default")) -> Worker:
+    """A worker registered as `rq worker` registers itself (its loop is not run)."""
+    worker = Worker(list(queues), connection=connection)
+    worker.register_birth()
+    return worker
+
+
+def test_healthz_is_ok_while_the_sweep_keeps_beating(client, app, travel):
+    a_live_worker(app.extensions["redis"])
     travel(datetime(2026, 3, 2, 5, 0, tzinfo=UTC))
     sweep_job()
     travel(datetime(2026, 3, 2, 5, 0, 30, tzinfo=UTC))
@@ -66,10 +75,63 @@ def test_healthz_is_ok_while_the_sweep_keeps_beating(client, travel):
     scheduler = body["checks"]["scheduler"]
     assert scheduler["last_heartbeat"] == "2026-03-02T05:00:00Z"
     assert scheduler["age_seconds"] == 30
+    assert body["checks"]["workers"] == {
+        "ok": True,
+        "queues": {"sla": 1, "notifications": 1, "default": 1},
+    }
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_healthz_names_the_queue_no_live_worker_serves(client, app, travel):
+    connection = app.extensions["redis"]
+    a_live_worker(connection, queues=("sla", "default"))
+    gone = a_live_worker(connection, queues=("notifications",))
+    connection.delete(gone.key)  # its hash lapsed: killed, its heartbeat stopped
+    travel(datetime(2026, 3, 2, 5, 0, tzinfo=UTC))
+    sweep_job()
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    checks = response.get_json()["checks"]
+    assert checks["scheduler"]["ok"] and checks["redis"]["ok"] and checks["database"]["ok"]
+    assert checks["workers"] == {
+        "ok": False,
+        "queues": {"sla": 1, "notifications": 0, "default": 1},
+        "error": "no worker for notifications",
+    }
+
+
+def test_without_redis_url_production_refuses_to_start(monkeypatch, tmp_path):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.delenv("REDIS_STANDIN", raising=False)
+    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'm.db'}", "SECRET_KEY": "t"}
+
+    with pytest.raises(RuntimeError, match="REDIS_URL is not set"):
+        create_app(config)
+
+    # Tests, debugging and the dev server's benches may use the in-process stand-in.
+    assert create_app({**config, "TESTING": True}).extensions["redis"].ping()
+    assert create_app({**config, "REDIS_STANDIN": True}).extensions["redis"].ping()
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    assert create_app(config).extensions["redis"].ping()
+
+
+def test_the_stand_in_is_not_a_runtime_dependency():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())[
+        "project"
+    ]
+    runtime = " ".join(project["dependencies"])
+    assert "fakeredis" not in runtime and "lupa" not in runtime
+    assert any(d.startswith("fakeredis") for d in project["optional-dependencies"]["dev"])
+
+
 def test_healthz_fails_when_the_heartbeat_is_stale(client, app, travel):
+    a_live_worker(app.extensions["redis"])
     travel(datetime(2026, 3, 2, 5, 0, tzinfo=UTC))
     sweep_job()
     travel(datetime(2026, 3, 2, 5, 1, 1, tzinfo=UTC))

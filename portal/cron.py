@@ -1,0 +1,91 @@
+"""The periodic schedule's process: RQ's cron scheduler, kept alive through Redis outages.
+
+    python -m portal.cron --url redis://127.0.0.1:6379/0 [sla.schedule]
+
+What `rq cron sla.schedule` does, except that RQ's loop ends at the first Redis error and
+the process exits: here it waits with a capped backoff and carries on, registering itself
+again when Redis comes back empty (the schedule itself lives in this process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from redis import Redis
+from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
+
+from portal.worker import REDIS_DOWN, Backoff
+
+DEFAULT_SCHEDULE = "sla.schedule"
+
+
+class AppCronScheduler(CronScheduler):
+    def start(self):
+        self.log.info("CronScheduler %s: starting...", self.name)
+        self._install_signal_handlers()
+        backoff = Backoff()
+        registered = False
+        try:
+            while True:
+                try:
+                    if not registered:
+                        self.register_birth()
+                        registered = True
+                    if self.enqueue_jobs():
+                        self.save()
+                    # Re-creates the registration and the hash if Redis lost them.
+                    self.heartbeat()
+                    backoff.reset()
+                    pause = self.calculate_sleep_interval()
+                except REDIS_DOWN as error:
+                    registered = False
+                    pause = backoff.next()
+                    self.log.warning(
+                        "CronScheduler %s: Redis unreachable (%s); retrying in %.1f s",
+                        self.name,
+                        error,
+                        pause,
+                    )
+                if pause > 0:
+                    time.sleep(pause)
+        except (KeyboardInterrupt, StopRequested):
+            self.log.info("CronScheduler %s: stop requested", self.name)
+        finally:
+            try:
+                self.register_death()
+            except REDIS_DOWN:
+                pass  # the registration expires on its own
+            self.log.info("CronScheduler %s: shutdown complete", self.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m portal.cron", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--url", "-u", default=None, help="Redis URL (default: REDIS_URL)")
+    parser.add_argument(
+        "--logging-level",
+        "-l",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+    )
+    parser.add_argument("schedule", nargs="?", default=DEFAULT_SCHEDULE)
+    options = parser.parse_args(argv)
+
+    url = options.url or os.environ.get("REDIS_URL")
+    if not url:
+        parser.error("no Redis: pass --url or set REDIS_URL")
+    # Bounded waits: a Redis that stops answering is an error to retry, not a hang.
+    connection = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    scheduler = AppCronScheduler(connection=connection, logging_level=options.logging_level)
+    scheduler.load_config_from_file(options.schedule)
+    scheduler.start()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
