@@ -596,7 +596,8 @@ class Fleet:
 
     def start_cron(self) -> None:
         self.cron = self._spawn(
-            "cron", [str(BIN / "rq"), "cron", "--url", self.env["REDIS_URL"], "sla.schedule"]
+            "cron",
+            [sys.executable, "-m", "portal.cron", "--url", self.env["REDIS_URL"], "sla.schedule"],
         )
 
     @staticmethod

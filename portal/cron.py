@@ -29,12 +29,16 @@ class AppCronScheduler(CronScheduler):
         self._install_signal_handlers()
         backoff = Backoff()
         registered = False
+        outage = False
         try:
             while True:
                 try:
                     if not registered:
                         self.register_birth()
                         registered = True
+                    if outage:
+                        self.catch_up()
+                        outage = False
                     if self.enqueue_jobs():
                         self.save()
                     # Re-creates the registration and the hash if Redis lost them.
@@ -42,7 +46,7 @@ class AppCronScheduler(CronScheduler):
                     backoff.reset()
                     pause = self.calculate_sleep_interval()
                 except REDIS_DOWN as error:
-                    registered = False
+                    registered, outage = False, True
                     pause = backoff.next()
                     self.log.warning(
                         "CronScheduler %s: Redis unreachable (%s); retrying in %.1f s",
@@ -60,6 +64,16 @@ class AppCronScheduler(CronScheduler):
             except REDIS_DOWN:
                 pass  # the registration expires on its own
             self.log.info("CronScheduler %s: shutdown complete", self.name)
+
+    def catch_up(self) -> None:
+        """After an outage, run every interval job now: what Redis held (queued relays, the
+        sweep's figures) may be gone, and the re-drive and the sweep rebuild it from the
+        database. Cron-expression jobs keep their times."""
+        for job in self._cron_jobs:
+            if job.interval:
+                job.latest_enqueue_time = None
+                job.next_enqueue_time = None
+        self.log.info("CronScheduler %s: Redis is back; running the interval jobs now", self.name)
 
 
 def main(argv: list[str] | None = None) -> int:

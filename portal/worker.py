@@ -150,6 +150,12 @@ class SelfHealing:
                 return worked
             self.log.warning("Worker %s: Redis is back; starting again", self.name)
 
+    def request_stop(self, signum, frame):
+        # RQ raises StopRequested without noting it when idle; the loop above must know a
+        # stop was asked for, not mistake it for a lost Redis.
+        self._stop_requested = True
+        super().request_stop(signum, frame)
+
     def _await_redis(self, backoff: Backoff) -> bool:
         """Ping with backoff until Redis answers (True) or a stop is requested (False)."""
         # Until the loop's own handlers are back, a signal stops us at the next check.
