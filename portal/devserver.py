@@ -124,12 +124,13 @@ def check_redis(url: str) -> None:
         )
 
 
-def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+def spawn(args: list[str], env: dict[str, str], quiet: bool = False) -> subprocess.Popen:
     # A session of its own keeps the terminal's Ctrl+C away from the children: only we
     # get it and pass it on once.  A second SIGINT would make `rq worker` cold-stop,
-    # killing the job it is running.
+    # killing the job it is running.  `quiet`: output through a pipe (see Console).
+    output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT} if quiet else {}
     return subprocess.Popen(  # noqa: S603 - fixed argv of venv executables, no shell
-        args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True
+        args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True, **output
     )
 
 
@@ -234,6 +235,118 @@ def main() -> int:
             standin.close()
 
 
+# Lines a person should see on the console; the rest goes to instance/logs/<child>.log.
+LOUD = ("WARNING", "ERROR", "CRITICAL", "Traceback")
+LEVELS = (" DEBUG ", " INFO ", *(f" {level} " for level in LOUD[:-1]))
+RESTART_FIRST_WAIT = 1.0
+RESTART_LONGEST_WAIT = 30.0
+
+
+class Console:
+    """A child's output: every line to its log file, only warnings and errors (with their
+    tracebacks) to the terminal, so the banner and what goes wrong stay readable."""
+
+    def __init__(self, name: str, log_path: Path, echo=None):
+        self.name = name
+        self.log_path = log_path
+        self.echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+        self._loud = False
+
+    def route(self, line: str) -> bool:
+        """Write one line; True when it was also shown on the console."""
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+        if any(level in line for level in LOUD):
+            self._loud = True
+        elif any(level in line for level in LEVELS):
+            self._loud = False
+        # A line with no level (a traceback's body) follows the line before it.
+        if self._loud:
+            self.echo(f"[{self.name}] {line}")
+        return self._loud
+
+    def follow(self, stream) -> threading.Thread:
+        def pump():
+            with stream:
+                for raw in iter(stream.readline, b""):
+                    self.route(raw.decode("utf-8", "replace").rstrip("\n"))
+
+        thread = threading.Thread(target=pump, name=f"log-{self.name}", daemon=True)
+        thread.start()
+        return thread
+
+
+class Child:
+    """A background child (worker, scheduler): restarted with a growing wait if it dies."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path, clock=None):
+        self.name, self.args, self.env = name, args, env
+        self.console = Console(name, logs / f"{name.replace(' ', '-')}.log")
+        self.clock = clock or time.monotonic
+        self.process: subprocess.Popen | None = None
+        self.pump: threading.Thread | None = None
+        self.restarts = 0
+        self._wait = RESTART_FIRST_WAIT
+        self._restart_at: float | None = None
+        self._started_at = 0.0
+
+    def start(self) -> None:
+        self.process = spawn(self.args, self.env, quiet=True)
+        self.pump = self.console.follow(self.process.stdout)
+        self._started_at = self.clock()
+        self._restart_at = None
+
+    def check(self, say=say) -> None:
+        """Called often: notice a death, and restart once its wait has passed."""
+        if self.process is None or self.process.poll() is None:
+            return
+        now = self.clock()
+        if self._restart_at is None:
+            if now - self._started_at > 60:  # it had run a good while: start quickly again
+                self._wait = RESTART_FIRST_WAIT
+            say(
+                f"{self.name} exited (exit code {self.process.returncode}); restarting it in"
+                f" {self._wait:.0f} s (its log: {_shown(self.console.log_path)})"
+            )
+            self._restart_at = now + self._wait
+            self._wait = min(self._wait * 2, RESTART_LONGEST_WAIT)
+        elif now >= self._restart_at:
+            self.restarts += 1
+            self.start()
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """Whether an HTTP server answers at `url` (any status: /healthz may say 503 at first)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - our own http URL
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def demo_logins() -> list[str]:
+    from portal.models import Role
+    from portal.seed import APPLICANTS, EMPLOYEES, PASSWORD
+
+    lines = [f"Demo logins (password {PASSWORD}):"]
+    shown = set()
+    for _code, role, email, _name, _locale in EMPLOYEES:
+        if role not in shown:
+            shown.add(role)
+            lines.append(f"  {email:<26} {role.value if isinstance(role, Role) else role}")
+    lines.append(f"  {APPLICANTS[0][1]:<26} applicant")
+    return lines
+
+
 def supervise(
     env: dict[str, str],
     port: str,
@@ -242,52 +355,76 @@ def supervise(
     notes: list[str],
     received: list[int],
 ) -> int:
-    (ROOT / "instance").mkdir(exist_ok=True)
+    logs = ROOT / "instance" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
     flask, rq = str(BIN / "flask"), str(BIN / "rq")
     url = env["REDIS_URL"]
 
     # Migrate and seed first and in order: the three children all expect the schema.
-    for step in ("db upgrade", "seed"):
-        command = [flask, "--app", "wsgi", *step.split()]
-        result = subprocess.run(command, cwd=ROOT, env=env)  # noqa: S603 - fixed argv, no shell
-        if received:
-            return 0
-        if result.returncode != 0:
-            say(f"`flask --app wsgi {step}` failed (exit code {result.returncode}); not starting.")
-            return 1
+    say("preparing the database (log: instance/logs/setup.log)...")
+    with open(logs / "setup.log", "ab") as setup_log:
+        for step in ("db upgrade", "seed"):
+            command = [flask, "--app", "wsgi", *step.split()]
+            result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+                command, cwd=ROOT, env=env, stdout=setup_log, stderr=subprocess.STDOUT
+            )
+            if received:
+                return 0
+            if result.returncode != 0:
+                tail = (logs / "setup.log").read_text(errors="replace").splitlines()[-20:]
+                print("\n".join(tail), file=sys.stderr)
+                say(f"`flask --app wsgi {step}` failed (exit code {result.returncode}); stopped.")
+                return 1
 
     # `rq` puts its working directory on sys.path (--path defaults to "."), which is
     # how `sla.schedule` and the job functions are found: hence cwd=ROOT in spawn().
-    children = {
-        "web": spawn([flask, "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", port], env),
-        "rq worker": spawn([rq, "worker", "--url", url, *worker_flags, *QUEUES], env),
-        "rq cron": spawn([rq, "cron", "--url", url, "sla.schedule"], env),
-    }
+    web = spawn([flask, "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", port], env)
+    background = [
+        Child("rq worker", [rq, "worker", "--url", url, *worker_flags, *QUEUES], env, logs),
+        Child("rq cron", [sys.executable, "-m", "portal.cron", "--url", url], env, logs),
+    ]
+    for child in background:
+        child.start()
+
     database = env.get("DATABASE_URL") or "SQLite, instance/moldir.db (default)"
     banner = [
-        f"Moldir is starting at http://127.0.0.1:{port}/",
+        f"Moldir is running at http://127.0.0.1:{port}/",
         f"Database: {redact(database)}",
         f"Redis:    {redis_note}",
-        f"Workers:  rq worker ({', '.join(QUEUES)}) and rq cron (sla/schedule.py)",
+        f"Workers:  rq worker ({', '.join(QUEUES)}) and rq cron (sla/schedule.py),"
+        " restarted if they die",
+        "Logs:     instance/logs/ (warnings and errors also here)",
         *(f"Note:     {note}" for note in notes),
+        *demo_logins(),
         "Ctrl+C stops everything.",
     ]
-    print("\n" + "\n".join(f"  {line}" for line in banner) + "\n", flush=True)
+    # The banner last, once the portal answers, so the start-up lines do not push it away.
+    health = f"http://127.0.0.1:{port}/healthz"
+    shown = False
+    started = time.monotonic()
 
     while not received:
-        for name, proc in children.items():
-            if proc.poll() is not None:
-                say(f"{name} exited unexpectedly (exit code {proc.returncode}); stopping the rest.")
-                stop_all(children, signal.SIGTERM)
-                return 1
+        if web.poll() is not None:
+            say(f"web exited unexpectedly (exit code {web.returncode}); stopping the rest.")
+            stop_all(_current(web, background), signal.SIGTERM)
+            return 1
+        for child in background:
+            child.check()
+        if not shown and (answers(health) or time.monotonic() - started > 60):
+            print("\n" + "\n".join(f"  {line}" for line in banner) + "\n", flush=True)
+            shown = True
         time.sleep(0.2)
 
     # SIGHUP means nothing to the children; ask them to stop the usual way.
     sig = received[0] if received[0] in (signal.SIGINT, signal.SIGTERM) else signal.SIGTERM
     say("stopping...")
-    stop_all(children, sig)
+    stop_all(_current(web, background), sig)
     say("all stopped.")
     return 0
+
+
+def _current(web: subprocess.Popen, background: list[Child]) -> dict[str, subprocess.Popen]:
+    return {"web": web, **{c.name: c.process for c in background if c.process is not None}}
 
 
 if __name__ == "__main__":

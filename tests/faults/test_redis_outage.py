@@ -204,6 +204,7 @@ def test_workers_and_scheduler_heal_after_redis_comes_back_empty(tmp_path, scrat
         worker_name = fleet.start_worker()
         fleet.start_cron()
         processes = {worker_name: fleet.workers[worker_name], "cron": fleet.cron}
+        assert worker_name == "worker-1"  # its log file's name
         pids = {name: process.pid for name, process in processes.items()}
         wait_for("a healthy start", lambda: health()[0] == 200, 60)
 
@@ -220,9 +221,13 @@ def test_workers_and_scheduler_heal_after_redis_comes_back_empty(tmp_path, scrat
                 {"past": datetime(2020, 1, 1, tzinfo=UTC), "ids": before[:2] + during[:2]},
             )
         # Both processes have met the outage (their logs say so) before it ends.
-        for name in ("worker-1", "cron"):
+        for name, process in processes.items():
             log = Path(tmp_path / f"{name}.log")
-            wait_for(f"{name} notices the outage", lambda log=log: noticed(log), 30)
+            wait_for(
+                f"{name} notices the outage (or dies of it)",
+                lambda log=log, process=process: noticed(log) or process.poll() is not None,
+                30,
+            )
         assert health()[0] == 503
         redis_server.start()  # the same port, nothing in it
         assert redis.get("outage:marker") is None  # it came back empty
@@ -295,3 +300,49 @@ def redis_server_client(url: str):
     from redis import Redis
 
     return Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+
+
+def test_a_killed_workers_scheduler_child_dies_with_it_and_frees_the_lock(
+    tmp_path, scratch_database
+):
+    """RQ's scheduler child (delayed jobs, retries) must not outlive a SIGKILLed worker as
+    an orphan that keeps the scheduler lock for ever: no other worker could take it."""
+    from flask_migrate import upgrade
+
+    from portal import create_app
+
+    redis_server = faults.PrivateRedis(tmp_path, free_port())
+    redis_server.start()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": scratch_database, "REDIS_URL": redis_server.url})
+    with app.app_context():
+        upgrade()
+    env = dict(os.environ, DATABASE_URL=scratch_database, REDIS_URL=redis_server.url)
+    env.pop("MOLDIR_CLOCK", None)
+    fleet = faults.Fleet(env, tmp_path)
+    redis = redis_server_client(redis_server.url)
+    lock = "rq:scheduler-lock:sla"
+    try:
+        worker = fleet.workers[fleet.start_worker()]
+        wait_for("the worker's scheduler takes the lock", lambda: redis.get(lock), 30)
+        (child,) = faults.descendants(worker.pid)
+
+        os.kill(worker.pid, 9)  # the worker only, as the OOM killer would
+        worker.wait()
+
+        def gone() -> bool:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                return True
+            return Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[0] == "Z"
+
+        wait_for("the orphaned scheduler child exits", gone, 10)
+        wait_for("the scheduler lock is free", lambda: redis.get(lock) is None, 10)
+    finally:
+        fleet.stop()
+        redis_server.stop()
+        redis.close()
+        with app.app_context():
+            from portal.extensions import db
+
+            db.engine.dispose()
