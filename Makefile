@@ -1,10 +1,14 @@
 # Moldir developer tasks.  `make run` starts everything; `make test` runs the suite.
 
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
-# Touched after a successful install: reinstall whenever pyproject.toml is newer.
+# Touched after a successful install: reinstall whenever pyproject.toml is newer.  Two
+# stamps: `make run` needs the runtime and the `dev` extra (the Redis stand-in) only; the
+# test tools (`test` extra: pytest, Playwright, schemathesis, ruff, bandit, pip-audit) are
+# installed by the first target that needs them, after or before `make run`.
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 TRANSLATIONS := portal/translations
 PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
@@ -33,7 +37,11 @@ $(BIN)/python:
 
 # Order-only on the interpreter: its mtime is the base Python's, not the venv's.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e '.[test]'
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -e '.[dev,test]'
 	touch $@
 
 catalogs: $(MO_FILES)
@@ -57,16 +65,16 @@ extract: $(STAMP)
 run: $(STAMP) catalogs
 	$(BIN)/python -m portal.devserver
 
-test: $(STAMP) catalogs
+test: $(TEST_STAMP) catalogs
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 # bandit: every finding is printed; high severity fails.  pip-audit: a known vulnerability
 # fails, and packages it could not check are counted and named, never passed as clean.
-audit: $(STAMP)
+audit: $(TEST_STAMP)
 	$(BIN)/bandit -c pyproject.toml -r $(AUDIT_PATHS) --exit-zero
 	$(BIN)/bandit -c pyproject.toml -r $(AUDIT_PATHS) --severity-level high -q \
 	    --format custom --msg-template '{relpath}:{line}: {test_id} {severity}: {msg}'
@@ -78,6 +86,6 @@ clean:
 	find $(TRANSLATIONS) -name '*.mo' -delete 2>/dev/null || true
 
 # Load benchmark (PostgreSQL and Redis on localhost); locust lives in the `bench` extra.
-bench-load: $(STAMP)
-	$(BIN)/python -c "import locust" 2>/dev/null || $(BIN)/pip install -e '.[test,bench]'
+bench-load: $(TEST_STAMP)
+	$(BIN)/python -c "import locust" 2>/dev/null || $(BIN)/pip install -e '.[dev,test,bench]'
 	$(BIN)/python bench/load.py $(LOAD_ARGS)
