@@ -265,6 +265,15 @@ def register_template_helpers(app: Flask) -> None:
         return str(timefmt.STAGE_LABELS[found[0]]), found[1]
 
     @app.template_global()
+    def visible_events(req) -> list:
+        """The request's timeline as the signed-in person may read it."""
+        from portal.services import access
+
+        if not current_user.is_authenticated:
+            return []
+        return access.visible_events(current_user, req)
+
+    @app.template_global()
     def event_visible(event, part: str) -> bool:
         """Whether the signed-in person sees this event's actor or reason."""
         from portal.services import access
