@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from notifications.outbox import OutboxMessage
@@ -75,4 +76,4 @@ def subject(notice: Notice, language: str) -> str:
     facts = dict(notice.payload or {})
     if notice.request is not None:
         facts.setdefault("reference", notice.request.reference)
-    return templates.render_subject(notice.kind, language, facts)
+    return templates.render_subject(notice.kind, language, facts, current_app.config["TIMEZONE"])

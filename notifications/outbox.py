@@ -21,6 +21,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from portal.domain import events
 from portal.extensions import db
 from portal.models import DocumentType, Role, ServiceRequest, User, UTCDateTime
 from sla import clock
@@ -174,6 +175,8 @@ def write(
         if len(written) == len(keys):
             return []
         facts = snapshot(user, request, context)
+    if user.role == Role.APPLICANT:
+        facts = events.for_applicant(template, facts)
     now = clock.now()
     language = user.locale if user.locale in LANGUAGES else "ru"
     rows = []

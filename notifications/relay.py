@@ -321,7 +321,9 @@ def _release(released: list[tuple], now: datetime) -> None:
 
 
 def _outgoing(row, base_url: str) -> Outgoing:
-    rendered = templates.render(row.template, row.language, row.context or {}, base_url)
+    rendered = templates.render(
+        row.template, row.language, row.context or {}, base_url, current_app.config["TIMEZONE"]
+    )
     return Outgoing(
         outbox_id=row.id,
         idempotency_key=row.idempotency_key,

@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from babel.dates import format_date, format_time
+from flask import current_app, has_app_context
 
-ALMATY = ZoneInfo("Asia/Almaty")
+# The zone when no app is about (a message rendered on its own); the app's TIMEZONE wins.
+DEFAULT_TIMEZONE = "Asia/Almaty"
 LANGUAGES = ("ru", "kk", "en")
 
 GREETING = {
@@ -461,7 +463,15 @@ def _language(language: str) -> str:
     return language if language in LANGUAGES else "ru"
 
 
-def _when(value, language: str) -> str:
+def _zone(timezone: str | None) -> str:
+    if timezone:
+        return timezone
+    if has_app_context():
+        return current_app.config.get("TIMEZONE") or DEFAULT_TIMEZONE
+    return DEFAULT_TIMEZONE
+
+
+def _when(value, language: str, zone: ZoneInfo) -> str:
     """An ISO instant as the akimat's wall clock reads it: '4 декабря 2026 г., 18:00'."""
     if not value or isinstance(value, jinja2.Undefined):
         return "—"
@@ -472,7 +482,7 @@ def _when(value, language: str) -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        local = value.astimezone(ALMATY) if value.tzinfo else value
+        local = value.astimezone(zone) if value.tzinfo else value
         return f"{format_date(local.date(), 'long', locale=language)}, " + format_time(
             local.time(), "HH:mm", locale=language
         )
@@ -504,17 +514,18 @@ def _bullets(items, language: str) -> str:
 
 
 @functools.cache
-def _environment(language: str) -> jinja2.Environment:
+def _environment(language: str, timezone: str) -> jinja2.Environment:
     # Plain-text mail and SMS only, never HTML (no page renders these with |safe).
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=False)  # noqa: S701  # nosec B701
-    env.filters["when"] = lambda value: _when(value, language)
+    zone = ZoneInfo(timezone)
+    env.filters["when"] = lambda value: _when(value, language, zone)
     env.filters["tr"] = lambda value: _tr(value, language)
     env.filters["bullets"] = lambda items: _bullets(items, language)
     return env
 
 
 @functools.cache
-def _compiled(template: str, language: str, part: str) -> jinja2.Template:
+def _compiled(template: str, language: str, part: str, timezone: str) -> jinja2.Template:
     if template not in TEMPLATES:
         raise TemplateError(f"no template {template!r}")
     subject, body = TEMPLATES[template][language]
@@ -522,28 +533,33 @@ def _compiled(template: str, language: str, part: str) -> jinja2.Template:
         "subject": subject,
         "body": f"{GREETING[language]}\n\n{body}\n\n{FOOTER[language]}",
     }[part]
-    return _environment(language).from_string(source)
+    return _environment(language, timezone).from_string(source)
 
 
-def render_subject(template: str, language: str, context: dict) -> str:
-    """The subject line alone (the inbox's line for a notice)."""
+def render_subject(template: str, language: str, context: dict, timezone: str | None = None) -> str:
+    """The subject line alone (the inbox's line for a notice); times in `timezone` (by
+    default the app's TIMEZONE)."""
     language = _language(language)
     try:
-        return _compiled(template, language, "subject").render(context).strip()
+        return _compiled(template, language, "subject", _zone(timezone)).render(context).strip()
     except TemplateError:
         return template
     except Exception:  # an old notice with another shape of payload still gets a line
         return context.get("reference") or template
 
 
-def render(template: str, language: str, context: dict, base_url: str) -> Rendered:
-    """Subject and body of one message in `language`, with the link to the request."""
+def render(
+    template: str, language: str, context: dict, base_url: str, timezone: str | None = None
+) -> Rendered:
+    """Subject and body of one message in `language`, with the link to the request; times
+    read on the wall clock of `timezone` (by default the app's TIMEZONE setting)."""
     language = _language(language)
+    zone = _zone(timezone)
     link = base_url.rstrip("/") + (context.get("path") or "/")
     facts = {**context, "link": link}
     try:
-        subject = _compiled(template, language, "subject").render(facts).strip()
-        body = _compiled(template, language, "body").render(facts).strip() + "\n"
+        subject = _compiled(template, language, "subject", zone).render(facts).strip()
+        body = _compiled(template, language, "body", zone).render(facts).strip() + "\n"
     except TemplateError:
         raise
     except Exception as error:

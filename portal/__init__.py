@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import jinja2
 from flask import Flask, abort, g, has_request_context, render_template, request, session
 from flask_babel import format_datetime
 from flask_login import current_user
@@ -201,6 +203,22 @@ def register_errorhandlers(app: Flask) -> None:
         return page(500, _("Something went wrong"), _("We have been told. Please try again later."))
 
 
+def _per_render(translate):
+    """A filter whose words depend on the reader's language, evaluated on every render.
+
+    Jinja folds a filter over a constant (`{{ 'at_risk' | sla_label }}`) into the compiled
+    template, so its words would be the language of whoever compiled it; a filter that
+    takes the render context is never folded.
+    """
+
+    @functools.wraps(translate)
+    @jinja2.pass_context
+    def per_render(_context, value, *args, **kwargs):
+        return translate(value, *args, **kwargs)
+
+    return per_render
+
+
 def register_template_helpers(app: Flask) -> None:
     from portal import lifecycle, timefmt
 
@@ -223,16 +241,18 @@ def register_template_helpers(app: Flask) -> None:
             return "—"
         return format_datetime(value, fmt)
 
-    app.add_template_filter(timefmt.time_left, "time_left")
-    app.add_template_filter(timefmt.event_text, "event_text")
-    app.add_template_filter(timefmt.sla_label, "sla_label")
-    app.add_template_filter(timefmt.notice_text, "notice_text")
-    app.add_template_filter(timefmt.office_hours, "office_hours")
-
     from portal.services import escalations
 
-    app.add_template_filter(escalations.level_label, "escalation_level")
-    app.add_template_filter(escalations.reason_label, "reason_label")
+    for name, translate in {
+        "time_left": timefmt.time_left,
+        "event_text": timefmt.event_text,
+        "sla_label": timefmt.sla_label,
+        "notice_text": timefmt.notice_text,
+        "office_hours": timefmt.office_hours,
+        "escalation_level": escalations.level_label,
+        "reason_label": escalations.reason_label,
+    }.items():
+        app.add_template_filter(_per_render(translate), name)
 
     @app.template_global()
     def stage_deadline(req):
@@ -243,6 +263,15 @@ def register_template_helpers(app: Flask) -> None:
         if found is None:
             return None
         return str(timefmt.STAGE_LABELS[found[0]]), found[1]
+
+    @app.template_global()
+    def visible_events(req) -> list:
+        """The request's timeline as the signed-in person may read it."""
+        from portal.services import access
+
+        if not current_user.is_authenticated:
+            return []
+        return access.visible_events(current_user, req)
 
     @app.template_global()
     def event_visible(event, part: str) -> bool:

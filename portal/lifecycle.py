@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 
 from portal import audit
+from portal.domain import events
 from portal.extensions import db
-from portal.models import Event, Role, ServiceRequest, State
+from portal.models import OPEN_STATES, Event, Role, ServiceRequest, State
 from sla import clock
 
 APPLICANT = frozenset({Role.APPLICANT})
@@ -56,6 +57,10 @@ TRANSITIONS: dict[str, Transition] = {
     )
 }
 
+# Each move is an event: its kind is declared with who may see it.
+_undeclared = set(TRANSITIONS) - set(events.EventKind)
+assert not _undeclared, f"transitions without a declared event kind: {_undeclared}"  # noqa: S101
+
 # Actions a caseworker picks from the request page, in the order shown.
 STAFF_ACTIONS = ("accept_documents", "request_documents", "send_to_approval", "approve", "reject")
 
@@ -66,6 +71,13 @@ class TransitionRefused(Exception):
     def __init__(self, message):
         super().__init__(str(message))
         self.message = message
+
+
+def closing_action(state: str) -> str | None:
+    """The action that moves a request into the closed `state` (None for an open one)."""
+    if state in OPEN_STATES:
+        return None
+    return next((t.action for t in TRANSITIONS.values() if t.target == state), None)
 
 
 def is_allowed(request: ServiceRequest, action: str) -> bool:
@@ -80,7 +92,9 @@ def record(
 
     The caller holds the request's row lock (or the request is new), so no one else extends
     its chain meanwhile; should someone, the unique (request_id, seq) refuses the second.
+    `kind` must be declared in `portal.domain.events` (UndeclaredEventKind otherwise).
     """
+    kind = events.spec(kind).kind.value
     at = clock.now()
     payload = audit.plain_payload(payload or {})
     event = Event(

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from portal import lifecycle
+from portal.domain import events
 from sla import deadlines
 
 OFFICE_SECONDS_PER_DAY = 9 * 3600
@@ -18,37 +19,6 @@ SLA_LABELS = {
     "breached": _l("overdue"),
     "met": _l("on time"),
     "missed": _l("late"),
-}
-
-EVENT_TEXTS = {
-    "submitted": _l("Request submitted"),
-    "assigned": _l("Assigned to %(assignee)s"),
-    "reassigned": _l("Reassigned from %(previous)s to %(assignee)s"),
-    "clock_started": _l("Deadline set"),
-    "clock_paused": _l("Clock paused while waiting for the applicant"),
-    "clock_resumed": _l("Clock resumed"),
-    "clock_stopped": _l("Clock stopped"),
-    "accept_documents": _l("Documents accepted; review started"),
-    "request_documents": _l("Missing documents requested"),
-    "provide_documents": _l("Missing documents provided"),
-    "send_to_approval": _l("Sent to approval"),
-    "return_to_review": _l("Returned to review"),
-    "approve": _l("Approved"),
-    "reject": _l("Rejected"),
-    "withdraw": _l("Withdrawn by the applicant"),
-    "refuse_incomplete": _l("Refused: documents not provided in time"),
-    "reminder_sent": _l("Reminder %(number)s sent to the applicant"),
-    "sla_at_risk": _l("At risk of missing the deadline"),
-    "sla_breached": _l("Deadline missed"),
-    "escalated": _l("Escalated: %(level_label)s"),
-    "deadline_recomputed": _l("Deadline recomputed"),
-    "reply_by_recomputed": _l("Reply-by date recomputed"),
-    "approvals_requested": _l("Approvals requested: %(stages)s"),
-    "approval_given": _l("Approval given: %(stage)s"),
-    "approval_silence_consent": _l(
-        "Approval counted as given: %(stage)s did not answer by the deadline"
-    ),
-    "escalation_acknowledged": _l("Escalation acknowledged"),
 }
 
 LEVEL_LABELS = {
@@ -65,8 +35,9 @@ def sla_label(state: str) -> str:
 
 
 def event_text(event) -> str:
-    template = EVENT_TEXTS.get(event.kind)
-    if template is None:
+    try:
+        template = events.spec(event.kind).label
+    except events.UndeclaredEventKind:
         return event.kind
     payload = event.payload or {}
     return str(template) % {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import operator
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,45 @@ _ONE_SECOND = timedelta(seconds=1)
 _SATURDAY, _SUNDAY = 5, 6
 #: Label used by :meth:`WorkingCalendar.holiday_name` for extra holidays given without a name.
 EXTRA_HOLIDAY_LABEL = "Additional day off"
+
+
+# The rules that date a country's moving holidays, on the package's lunar calendar: a date
+# is estimated until the package holds the decreed one (Kurban Ait is KZ's only such day).
+_LUNAR_RULES = ("eid_al_adha_dates", "eid_al_fitr_dates")
+
+
+def _estimated_dates(package: holidays.HolidayBase, year: int) -> frozenset[date]:
+    lunar = getattr(package, "_islamic_calendar", None)
+    if lunar is None:
+        return frozenset()
+    return frozenset(
+        day
+        for rule in _LUNAR_RULES
+        if hasattr(lunar, rule)
+        for day, estimated in getattr(lunar, rule)(year)
+        if estimated and day.year == year and day in package
+    )
+
+
+def _named_package(country: str, year: int, language: str | None, translate: Callable | None):
+    """The package's holidays of `year` with names in `language` (one the package speaks),
+    or in English passed through `translate` (for a language it does not speak). Names
+    never carry the package's "(estimated)" label: that is a flag, not a name."""
+    cls = type(holidays.country_holidays(country))
+    if translate is not None:
+        base = cls
+
+        class Translated(base):  # each part of a name (a holiday, "%s (observed)") in turn
+            def _init_translation(self) -> None:
+                super()._init_translation()
+                english = self.tr
+                self.tr = lambda message: translate(english(message))
+
+        cls, language = Translated, "en_US"
+    try:
+        return cls(years=year, language=language, islamic_show_estimated=False)
+    except TypeError:  # a country without lunar holidays
+        return cls(years=year, language=language)
 
 
 def _as_dates(values: Iterable[date], what: str) -> frozenset[date]:
@@ -109,6 +148,7 @@ class WorkingCalendar:
         self._extra_working_days = _as_dates(extra_working_days, "extra_working_days")
         self._days_off: dict[int, frozenset[date]] = {}
         self._names: dict[int, dict[date, str]] = {}
+        self._estimated: dict[int, frozenset[date]] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -158,6 +198,7 @@ class WorkingCalendar:
             off.difference_update(self._extra_working_days)
             frozen = frozenset(off)
             self._names[year] = names
+            self._estimated[year] = _estimated_dates(package, year)
             self._days_off[year] = frozen
             return frozen
 
@@ -198,6 +239,27 @@ class WorkingCalendar:
         if name is None and d in self._extra_holidays:
             name = self._extra_holiday_names.get(d, EXTRA_HOLIDAY_LABEL)
         return name
+
+    def holiday_names(
+        self, year: int, language: str | None = None, translate: Callable[[str], str] | None = None
+    ) -> dict[date, str]:
+        """The package's holiday names of ``year`` in ``language``, one the package speaks
+        (``holidays.KZ.supported_languages``: "kk", "en_US"); for another, ``translate`` is
+        given each English part of a name ("Victory Day", "%s (observed)") and returns it
+        translated (a gettext). Names of extra holidays are as given."""
+        package = _named_package(self._country, year, language, translate)
+        names = {d: name for d, name in package.items() if d.year == year}
+        for d in self._extra_holidays:
+            if d.year == year and d not in names:
+                names[d] = self._extra_holiday_names.get(d, EXTRA_HOLIDAY_LABEL)
+        return names
+
+    def is_estimated(self, d: date) -> bool:
+        """Whether ``d`` is a moving holiday whose date the package only estimates (a lunar
+        date not yet decreed) and that no admin has confirmed as an extra holiday."""
+        _check_date(d)
+        self._is_working(d)  # loads the year
+        return d in self._estimated[d.year] and d not in self._extra_holidays
 
     def next_working_day(self, d: date) -> date:
         """The first working day strictly after ``d``."""

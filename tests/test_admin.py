@@ -1,5 +1,6 @@
 """The admin corrects the working calendar and service policies, seeing the effect first."""
 
+import html
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -138,6 +139,40 @@ def test_calendar_page_marks_estimated_moving_holidays(make, login):
     page = client.get("/admin/calendar?year=2026").get_data(as_text=True)
     assert "2026-05-27" in page  # Kurban Ait, an estimated date in the holidays package
     assert "Confirm this date" in page
+
+
+def test_calendar_names_holidays_in_the_readers_language(make, login):
+    client = login(make.overseer(Role.ADMIN))
+    expected = {
+        "ru": ("Курбан айт", "Международный женский день (перенесённый выходной)", "День Победы"),
+        "kk": ("Құрбан айт", "Халықаралық әйелдер күні (қайта белгіленген демалыс)", "Жеңіс күні"),
+        "en": ("Eid al-Adha", "International Women's Day (observed)", "Victory Day"),
+    }
+    for language, names in expected.items():
+        client.get(f"/lang/{language}")
+        page = html.unescape(client.get("/admin/calendar?year=2026").get_data(as_text=True))
+        for name in names:
+            assert f"<td>{name}</td>" in page, (language, name)
+        if language != "en":
+            assert "Victory Day" not in page and "Eid al-Adha" not in page
+        # Kurban Ait's date is the package's estimate: flagged, with a button to confirm it.
+        kurban = page[page.index("2026-05-27") : page.index("</tr>", page.index("2026-05-27"))]
+        assert f'value="{names[0]} (' in kurban  # confirmed under its name in this language
+    # A transferred day off is named in Russian too (2025: 5 January moved to 6 January).
+    client.get("/lang/ru")
+    page = html.unescape(client.get("/admin/calendar?year=2025").get_data(as_text=True))
+    assert "Выходной день (перенесён с 05.01.2025)" in page
+
+
+def test_a_confirmed_moving_holiday_is_no_longer_estimated(make, login):
+    from sla.calendar import WorkingCalendar
+
+    estimated = WorkingCalendar()
+    confirmed = WorkingCalendar(extra_holidays={date(2026, 5, 27): "Құрбан айт (confirmed)"})
+    assert estimated.is_estimated(date(2026, 5, 27))
+    assert not confirmed.is_estimated(date(2026, 5, 27))
+    assert not estimated.is_estimated(date(2025, 6, 6))  # decreed: the package knows it
+    assert not estimated.is_estimated(date(2026, 5, 9))  # Victory Day: a fixed date
 
 
 def test_reminder_days_must_fall_before_the_reply_by_day(make, login):

@@ -115,8 +115,8 @@ def test_two_events_in_one_transaction_chain_one_after_the_other(office):
     reference = office.request_accepted()
     request = db.session.scalar(sa.select(ServiceRequest).filter_by(reference=reference))
 
-    one = lifecycle.record(request, "note", office.employee, {"n": 1})
-    two = lifecycle.record(request, "note", None, {"n": 2})
+    one = lifecycle.record(request, "deadline_recomputed", office.employee, {"n": 1})
+    two = lifecycle.record(request, "deadline_recomputed", None, {"n": 2})
     db.session.commit()
 
     assert (one.seq, two.seq) == (5, 6)
@@ -136,7 +136,7 @@ def test_what_is_hashed_is_what_reads_back(office, travel):
         "nested": {"z": [], "a": {"big": 2**53 + 1}},
     }
 
-    event = lifecycle.record(request, "note", office.employee, payload)
+    event = lifecycle.record(request, "deadline_recomputed", office.employee, payload)
     db.session.commit()
     db.session.expire_all()
 

@@ -193,3 +193,28 @@ def test_an_unknown_language_is_not_found_and_changes_nothing(make, client):
     assert response.status_code == 404
     assert fresh(User, id=applicant.id).locale == "ru"
     assert html_lang(client.get("/my/requests")) == "ru"
+
+
+def test_status_chips_on_the_queues_follow_the_language(make, client):
+    """The queue's chips are translated when the page is shown, not when it was compiled."""
+    department = make.department()
+    charter = make.document_type()
+    service = make.service(department, [charter])
+    employee = make.employee(department)
+    head = make.employee(department, Role.HEAD)
+    applicant = make.applicant()
+    sign_in(client, applicant)
+    submitted(client, service)
+    sign_out(client)
+    chips = {
+        "ru": ("риск просрочки", "просрочено", "срок соблюдается"),
+        "kk": ("мерзімі өту қаупі бар", "мерзімі өткен", "мерзімінде орындалуда"),
+        "en": ("at risk", "overdue", "on track"),
+    }
+    for person, path in ((employee, "/staff/queue"), (head, "/staff/department")):
+        for lang in ("ru", "kk", "en"):  # Russian first: the page is compiled then
+            sign_in(client, person, lang=lang)
+            counts = main(client.get(path)).split('class="counts"')[1].split("</ul>")[0]
+            for chip in chips[lang]:
+                assert f">{chip}</span>" in counts, (path, lang, chip)
+            sign_out(client)

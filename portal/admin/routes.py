@@ -7,8 +7,9 @@ from datetime import date
 import click
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.admin.forms import (
@@ -31,9 +32,41 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 admin_only = roles_required("admin")
 
 
+# The English parts of the holidays package's Kazakhstan names, for Russian, which the
+# package does not speak (it has Kazakh and English). Listed so the catalogs carry them.
+HOLIDAY_NAME_PARTS = (
+    _l("%m/%d/%Y"),
+    _l("%s (observed)"),
+    _l("Day off (substituted from %s)"),
+    _l("Capital Day"),
+    _l("Constitution Day"),
+    _l("Defender of the Fatherland Day"),
+    _l("Eid al-Adha"),
+    _l("First President Day"),
+    _l("Independence Day"),
+    _l("International Women's Day"),
+    _l("Kazakhstan's People Solidarity Holiday"),
+    _l("New Year's Day"),
+    _l("Nowruz Holiday"),
+    _l("Orthodox Christmas"),
+    _l("Republic Day"),
+    _l("Victory Day"),
+)
+
+
+def _holiday_names(cal, year: int) -> dict:
+    """The year's holiday names in the reader's language: the package's own Kazakh and
+    English, and Russian through our catalogs."""
+    language = str(get_locale() or "ru")
+    if language in ("kk", "en"):
+        return cal.holiday_names(year, "en_US" if language == "en" else language)
+    return cal.holiday_names(year, translate=_)
+
+
 def _year_days(year: int):
     """The year's days off and weekend working days, as the calendar sees them."""
     cal = deadlines.calendar()
+    names = _holiday_names(cal, year)
     days = []
     day = date(year, 1, 1)
     while day.year == year:
@@ -42,9 +75,9 @@ def _year_days(year: int):
             days.append(
                 {
                     "day": day,
-                    "name": name,
+                    "name": names.get(day, name),
                     "working": cal.is_working_day(day),
-                    "estimated": bool(name and "estimated" in name.lower()),
+                    "estimated": cal.is_estimated(day),
                 }
             )
         day = date.fromordinal(day.toordinal() + 1)

@@ -156,6 +156,7 @@ COMPONENTS: dict[str, dict] = {
             "from_state": nullable(STRING),
             "to_state": nullable(STRING),
             "actor": nullable(STRING),
+            "reason": nullable(STRING),
         }
     ),
 }

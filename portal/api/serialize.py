@@ -119,7 +119,9 @@ def document(doc: Document) -> dict:
 
 
 def event(ev: Event, user: User | None = None) -> dict:
+    """One step of the timeline; who took it and why only where `user` may read them."""
     details = user is None or access.sees_event_actor(user, ev)
+    reason = (ev.payload or {}).get("reason")
     return {
         "at": when(ev.created_at),
         "kind": ev.kind,
@@ -127,6 +129,7 @@ def event(ev: Event, user: User | None = None) -> dict:
         "from_state": ev.from_state,
         "to_state": ev.to_state,
         "actor": ev.actor.full_name if details and ev.actor is not None else None,
+        "reason": reason if user is None or access.sees_event_reason(user, ev) else None,
     }
 
 
@@ -150,6 +153,6 @@ def detail(user: User, req: ServiceRequest) -> dict:
         "waiting_policy": req.service.waiting_policy,
         "open_document_request": document_request(req.open_document_request),
         "documents": [document(d) for d in req.documents],
-        "timeline": [event(e, user) for e in req.events],
+        "timeline": [event(e, user) for e in access.visible_events(user, req)],
         "allowed_actions": allowed_actions(user, req),
     }

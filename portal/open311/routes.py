@@ -133,10 +133,11 @@ def service_definition(service: Service) -> dict:
     }
 
 
-def request_entry(req: ServiceRequest, full: bool) -> dict:
-    """One request as GeoReport v2 shows it; `full` adds what only its viewers may read."""
+def request_entry(req: ServiceRequest, viewer: User | None) -> dict:
+    """One request as GeoReport v2 shows it; a `viewer` (who may see it) reads more."""
+    full = viewer is not None
     notes = lifecycle.state_label(req.state)
-    if full and req.decision_reason:
+    if full and req.decision_reason and access.sees_decision_reason(viewer, req):
         notes = f"{notes}: {req.decision_reason}"
     return {
         "service_request_id": req.reference,
@@ -277,7 +278,7 @@ def requests(fmt: str):
             query = query.where(ServiceRequest.submitted_at <= end)
     query = query.order_by(ServiceRequest.submitted_at.desc(), ServiceRequest.id.desc())
     found = db.session.scalars(query.limit(MAX_RESULTS))
-    return respond(fmt, "requests", [request_entry(r, full=user is not None) for r in found])
+    return respond(fmt, "requests", [request_entry(r, user) for r in found])
 
 
 @bp.get(f"/requests/<reference>.{FORMATS}")
@@ -291,7 +292,7 @@ def request_by_id(reference: str, fmt: str):
         )
         if found is None:
             raise NotVisible(reference)
-    return respond(fmt, "requests", [request_entry(found, full=user is not None)])
+    return respond(fmt, "requests", [request_entry(found, user)])
 
 
 @bp.post(f"/requests.{FORMATS}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from portal import lifecycle
+from portal.domain import events
 from portal.extensions import db
 from portal.models import Role, ServiceRequest, User
 from portal.services import NotVisible
@@ -81,27 +83,30 @@ def get_request(user: User, reference: str, for_update: bool = False) -> Service
     return request
 
 
-# What an applicant sees of the administration's internal work: that it happened and
-# when, and why a request went back to review; not who inside said it, nor the heads'
-# reasons for moving work between colleagues.
-INTERNAL_ACTOR_KINDS = frozenset(
-    {
-        "return_to_review",
-        "reassigned",
-        "escalated",
-        "escalation_acknowledged",
-        "approval_requested",
-        "approval_given",
-        "approval_returned",
-        "approval_silence_consent",
-    }
-)
-INTERNAL_REASON_KINDS = frozenset({"reassigned", "escalated", "escalation_acknowledged"})
+# What an applicant sees of an event is declared beside its kind (portal/domain/events.py).
+
+
+def sees_event(user: User, event) -> bool:
+    """Whether `user` sees that `event` happened at all."""
+    return user.role != Role.APPLICANT or events.applicant_sees(event.kind)
 
 
 def sees_event_actor(user: User, event) -> bool:
-    return user.role != Role.APPLICANT or event.kind not in INTERNAL_ACTOR_KINDS
+    return user.role != Role.APPLICANT or events.applicant_sees(event.kind, "actor")
 
 
 def sees_event_reason(user: User, event) -> bool:
-    return user.role != Role.APPLICANT or event.kind not in INTERNAL_REASON_KINDS
+    return user.role != Role.APPLICANT or events.applicant_sees(event.kind, "comment")
+
+
+def sees_decision_reason(user: User, request: ServiceRequest) -> bool:
+    """The decision's reason is the reason of the move that closed the request."""
+    action = lifecycle.closing_action(request.state)
+    return user.role != Role.APPLICANT or (
+        action is not None and events.applicant_sees(action, "comment")
+    )
+
+
+def visible_events(user: User, request: ServiceRequest) -> list:
+    """The timeline of `request` as `user` may read it."""
+    return [event for event in request.events if sees_event(user, event)]

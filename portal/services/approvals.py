@@ -422,15 +422,20 @@ def panel(request: ServiceRequest, user: User | None) -> list[StepView]:
 
 @dataclass
 class StageTime:
-    """Time spent on one sign-off, in working hours (office time, per the calendar)."""
+    """Time spent on sign-offs (per stage, or per service), in working time: office hours
+    by the calendar, as every deadline and board counts it."""
 
-    stage: str
+    stage: object  # the stage key, or the service id
     label: str
     answered: int
     median_hours: float
     average_hours: float
     by_silence: int = 0
     returned: int = 0
+
+    @property
+    def average_seconds(self) -> float:
+        return self.average_hours * 3600
 
 
 def _answered(department_id: int | None, since: datetime | None, until: datetime | None):
@@ -449,7 +454,7 @@ def _answered(department_id: int | None, since: datetime | None, until: datetime
     return db.session.scalars(query)
 
 
-def _summary(stage: str, label: str, seconds: list[int], steps: list[ApprovalStep]) -> StageTime:
+def _summary(stage, label: str, seconds: list[int], steps: list[ApprovalStep]) -> StageTime:
     hours = [s / 3600 for s in seconds]
     return StageTime(
         stage=stage,
@@ -462,59 +467,35 @@ def _summary(stage: str, label: str, seconds: list[int], steps: list[ApprovalSte
     )
 
 
-def approval_time_by_stage(
-    department_id: int | None = None, since: datetime | None = None, until: datetime | None = None
+def approval_time(
+    since: datetime | None = None,
+    until: datetime | None = None,
+    department_id: int | None = None,
+    by: str = "stage",
 ) -> list[StageTime]:
-    """Per sign-off (role or department): how long steps answered in [since, until) took,
-    from asking to answer, in working hours; steps given by silence count their full time.
+    """How long sign-offs answered in [since, until) took, from asking to answer, in working
+    time; steps given by silence count their full time. The one measure of approval time:
+    the boards, the trends and the public board all read it.
 
-    `department_id` is the department that owns the requests. The boards compare these
-    between 12-week cycles.
+    `by` groups per sign-off ("stage": a role or a department) or per "service";
+    `department_id` is the department that owns the requests.
     """
+    if by not in ("stage", "service"):
+        raise ValueError(f"approval time by {by!r}")
     cal = deadlines.calendar()
-    seconds: dict[str, list[int]] = {}
-    steps: dict[str, list[ApprovalStep]] = {}
+    seconds: dict[object, list[int]] = {}
+    steps: dict[object, list[ApprovalStep]] = {}
+    labels: dict[object, str] = {}
     for step in _answered(department_id, since, until):
-        key = stage_key(step)
+        if by == "stage":
+            key = stage_key(step)
+            labels.setdefault(key, stage_label(key))
+        else:
+            key = step.request.service_id
+            labels.setdefault(key, step.request.service.title)
         seconds.setdefault(key, []).append(
             cal.working_seconds_between(step.requested_at, step.answered_at)
         )
         steps.setdefault(key, []).append(step)
-    rows = [_summary(key, stage_label(key), seconds[key], steps[key]) for key in seconds]
-    return sorted(rows, key=lambda row: row.stage)
-
-
-def approval_time_per_round(
-    department_id: int | None = None, since: datetime | None = None, until: datetime | None = None
-) -> StageTime | None:
-    """The approval stage as a whole: from asking to the last answer of each finished round."""
-    cal = deadlines.calendar()
-    rounds: dict[tuple[int, int], list[ApprovalStep]] = {}
-    for step in _answered(department_id, None, None):
-        rounds.setdefault((step.request_id, step.round), []).append(step)
-    seconds, last_steps = [], []
-    for (request_id, number), answered in rounds.items():
-        everyone = db.session.scalar(
-            sa.select(sa.func.count(ApprovalStep.id)).where(
-                ApprovalStep.request_id == request_id,
-                ApprovalStep.round == number,
-                ApprovalStep.outcome.is_(None),
-            )
-        )
-        if everyone:  # a round still waiting on someone is not finished
-            continue
-        last = max(answered, key=lambda s: s.answered_at)
-        if (since is not None and last.answered_at < since) or (
-            until is not None and last.answered_at >= until
-        ):
-            continue
-        first = min(s.requested_at for s in answered)
-        seconds.append(cal.working_seconds_between(first, last.answered_at))
-        last_steps.append(last)
-    if not seconds:
-        return None
-    try:
-        label = str(_l("Approval stage as a whole"))
-    except RuntimeError:  # outside a request
-        label = "Согласование в целом"
-    return _summary("round", label, seconds, last_steps)
+    rows = [_summary(key, labels[key], seconds[key], steps[key]) for key in seconds]
+    return sorted(rows, key=lambda row: str(row.stage))

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.extensions import db
@@ -30,6 +29,7 @@ from portal.models import (
     ServiceRequest,
     User,
 )
+from portal.services import approvals
 from sla import clock
 
 OPEN = sorted(str(s) for s in OPEN_STATES)
@@ -446,8 +446,7 @@ class Figures:
 
     @property
     def approval_days(self) -> float | None:
-        # Approval time is calendar time (a sign-off is waited for around the clock).
-        return None if self.approval_seconds is None else round(self.approval_seconds / 86400, 1)
+        return _days(self.approval_seconds)  # working time, as approvals.approval_time counts
 
 
 def _completed_between(start: datetime, end: datetime) -> list:
@@ -548,36 +547,6 @@ def cycle_report(number: int) -> dict:
     }
 
 
-def approval_stage_seconds(start: datetime, end: datetime) -> list[tuple[str, float, int]]:
-    """(stage, average calendar seconds, answered) of approval steps answered in the period.
-
-    A stage is the approver: a role (head, supervisor) or a department.
-    """
-    from portal.models import ApprovalStep  # the approvals part of the same issue
-
-    step = ApprovalStep
-    rows = db.session.execute(
-        sa.select(
-            step.approver_role,
-            step.approver_department_id,
-            sa.func.avg(_epoch(step.answered_at) - _epoch(step.requested_at)),
-            sa.func.count(),
-        )
-        .where(
-            step.answered_at >= start,
-            step.answered_at < end,
-            step.outcome.in_(["approved", "returned", "silence_consent"]),
-        )
-        .group_by(step.approver_role, step.approver_department_id)
-    ).all()
-    departments = {d.id: d.name for d in db.session.scalars(sa.select(Department))}
-    roles = {"head": _l("Head of department"), "supervisor": _l("Supervisor")}
-    return [
-        (departments.get(dep, "—") if dep else str(roles.get(role, role)), float(avg or 0), count)
-        for role, dep, avg, count in rows
-    ]
-
-
 def trends(weeks: int = 12, now: datetime | None = None) -> dict:
     """On-time rate per week and per department, median working days per service,
     approval time per stage, over the last `weeks` weeks (Monday to Monday, Almaty)."""
@@ -611,7 +580,11 @@ def trends(weeks: int = 12, now: datetime | None = None) -> dict:
         "weeks": per_week,
         "departments": sorted(per_department.values(), key=lambda f: f.label),
         "services": sorted(per_service.values(), key=lambda f: f.label),
-        "approvals": approval_stage_seconds(first, end),
+        # (stage, working days on average, answered) of the sign-offs answered in the period.
+        "approvals": [
+            (row.label, _days(row.average_seconds), row.answered)
+            for row in approvals.approval_time(first, end)
+        ],
     }
 
 
@@ -633,24 +606,10 @@ def _compute_public(now: datetime) -> dict:
     for service_id, open_, overdue in rows:
         figures = per_service.setdefault(service_id, Figures(service_id))
         figures.open, figures.overdue = open_, overdue
-    try:
-        from portal.models import ApprovalStep
-
-        approval = dict(
-            db.session.execute(
-                sa.select(
-                    R.service_id,
-                    sa.func.avg(
-                        _epoch(ApprovalStep.answered_at) - _epoch(ApprovalStep.requested_at)
-                    ),
-                )
-                .join(R, ApprovalStep.request_id == R.id)
-                .where(ApprovalStep.answered_at >= start, ApprovalStep.answered_at <= now)
-                .group_by(R.service_id)
-            ).all()
-        )
-    except ImportError:  # pragma: no cover - before approvals land
-        approval = {}
+    approval = {
+        row.stage: row.average_seconds
+        for row in approvals.approval_time(start, now + timedelta(seconds=1), by="service")
+    }
     return {
         "computed_at": now.isoformat(),
         "services": {

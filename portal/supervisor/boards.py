@@ -194,8 +194,8 @@ def trends():
                     figures.median_days,
                 )
             )
-        for stage, seconds, count in found["approvals"]:
-            rows.append((_("approval stage"), stage, count, None, round(seconds / 86400, 1)))
+        for stage, days, count in found["approvals"]:
+            rows.append((_("approval stage"), stage, count, None, days))
         return csv_response(
             "trends.csv",
             [_("Kind"), _("Name"), _("Completed"), _("On-time rate"), _("Days (median)")],
@@ -205,7 +205,7 @@ def trends():
         "weeks": [(w.label, w.on_time_percent) for w in found["weeks"]],
         "departments": [(f.label, f.on_time_percent) for f in found["departments"]],
         "services": [(f.label, f.median_days) for f in found["services"]],
-        "approvals": [(stage, round(s / 86400, 1)) for stage, s, _n in found["approvals"]],
+        "approvals": [(stage, days) for stage, days, _n in found["approvals"]],
     }
     return render_template("supervisor/trends.html", found=found, charts=charts)
 

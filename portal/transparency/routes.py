@@ -26,7 +26,7 @@ def board():
                 _("Working days (median)"),
                 _("Open"),
                 _("Overdue"),
-                _("Approval, days on average"),
+                _("Approval, working days on average"),
                 _("Last updated"),
             ],
             (

@@ -133,14 +133,16 @@ def test_a_return_needs_a_comment_and_sends_the_request_back_to_review(chancery,
     assert head_step.outcome == "cancelled"  # no longer needed: the round is over
     assert _notices("approval_returned") == [(chancery.employee.id,)]
 
-    # The comment is on the timeline the caseworker and the applicant read.
+    # The comment is on the caseworker's timeline; the applicant reads that the request
+    # went back to review, not the approver's words (portal/domain/events.py).
     sign_in(client, chancery.employee)
     assert "Clause 4 contradicts the code" in main(
         client.get(f"/staff/requests/{request.reference}")
     )
     sign_in(client, chancery.applicant)
     applicant_page = main(client.get(f"/my/requests/{request.reference}"))
-    assert "Clause 4 contradicts the code" in applicant_page
+    assert "Returned to review" in applicant_page
+    assert "Clause 4 contradicts the code" not in applicant_page
     assert chancery.legal.name_en in applicant_page
 
     # Sent again: a new round, everyone asked afresh.

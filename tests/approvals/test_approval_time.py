@@ -29,9 +29,9 @@ def _hand_built(chancery, travel):
     return first, second
 
 
-def test_approval_time_by_stage(chancery, travel):
+def test_approval_time_by_stage_and_by_service(chancery, travel):
     _hand_built(chancery, travel)
-    rows = {row.stage: row for row in approvals.approval_time_by_stage()}
+    rows = {row.stage: row for row in approvals.approval_time()}
 
     head = rows["role:head"]
     assert (head.answered, head.median_hours, head.average_hours) == (1, 4.0, 4.0)
@@ -40,24 +40,21 @@ def test_approval_time_by_stage(chancery, travel):
     assert legal.returned == 1 and legal.by_silence == 0
     assert legal.label == chancery.legal.name_ru  # no request: the default language
 
+    (service,) = approvals.approval_time(by="service")
+    assert (service.stage, service.answered) == (chancery.service.id, 3)
+    assert (service.median_hours, service.average_hours) == (4.0, 4.67)  # 4, 9 and 1 h
+
 
 def test_approval_time_filters_by_department_and_period(chancery, travel, make):
     _hand_built(chancery, travel)
-    assert approvals.approval_time_by_stage(department_id=make.department().id) == []
-    mine = approvals.approval_time_by_stage(department_id=chancery.department.id)
+    assert approvals.approval_time(department_id=make.department().id) == []
+    mine = approvals.approval_time(department_id=chancery.department.id)
     assert {row.stage for row in mine} == {"role:head", f"department:{chancery.legal.id}"}
 
     # Answers given on Tuesday only: the lawyer's approval of A.
-    tuesday = approvals.approval_time_by_stage(
+    tuesday = approvals.approval_time(
         since=almaty(2026, 2, 3, 0, 0), until=almaty(2026, 2, 4, 0, 0)
     )
     assert [(r.stage, r.answered, r.median_hours) for r in tuesday] == [
         (f"department:{chancery.legal.id}", 1, 9.0)
     ]
-
-
-def test_approval_stage_as_a_whole(chancery, travel):
-    _hand_built(chancery, travel)
-    whole = approvals.approval_time_per_round()
-    # A: 10:00 Monday to 10:00 Tuesday = 9 h; B: returned after 1 h.
-    assert (whole.answered, whole.median_hours, whole.average_hours) == (2, 5.0, 5.0)

@@ -257,9 +257,16 @@ def test_trends_draw_charts_with_the_numbers_beside_them(make, client, travel):
         kiosk, yerlan, state="approved", sla="met", decided=almaty(2026, 11, 17, 12), worked_days=2
     )
     # Decided long before the window; its sign-offs, answered in it, count for approvals.
+    # Approval time is working time (office 09:00-18:00, 9 h a day), as on every board:
+    # the head, asked Friday 17:00 and answering Monday 10:00, took 2 h (0.2 working days,
+    # not 2.7 calendar days); the trade department took 18 h and 9 h (1.5 on average).
     signed = build.add(plot, aigerim, state="approved", sla="met", decided=almaty(2026, 1, 9, 12))
-    for position, (department, days) in enumerate([(None, 2), (trade, 1), (trade, 2)]):
-        asked = NOW - timedelta(days=days + 1)
+    sign_offs = [
+        (None, almaty(2026, 11, 27, 17), almaty(2026, 11, 30, 10)),
+        (trade, almaty(2026, 11, 25, 9), almaty(2026, 11, 26, 18)),
+        (trade, almaty(2026, 11, 26, 9), almaty(2026, 11, 26, 18)),
+    ]
+    for position, (department, asked, answered) in enumerate(sign_offs):
         db.session.add(
             ApprovalStep(
                 request=signed,
@@ -269,7 +276,7 @@ def test_trends_draw_charts_with_the_numbers_beside_them(make, client, travel):
                 approver_department_id=department.id if department else None,
                 requested_at=asked,
                 due_at=NOW,
-                answered_at=asked + timedelta(days=days),
+                answered_at=answered,
                 outcome="approved",
             )
         )
@@ -291,9 +298,15 @@ def test_trends_draw_charts_with_the_numbers_beside_them(make, client, travel):
     departments = {r[1]: r for r in rows if r[0] == "department"}
     assert departments["Department 2"][2:] == ["1", "100.0", "2.0"]
     stages = {r[1]: r for r in rows if r[0] == "approval stage"}
-    assert stages["Head of department"][2] == "1" and stages["Head of department"][4] == "2.0"
+    assert stages["Head of the department"][2:5:2] == ["1", "0.2"]
     assert stages["Department 2"][2] == "2" and stages["Department 2"][4] == "1.5"
-    assert "Approval time per stage" in page and "Head of department" in page
+    assert "Approval time per stage" in page and "Head of the department" in page
+    table = page[page.index('id="approvals-h"') :]
+    assert "Working days on average" in table
+    assert '<th scope="row">Head of the department</th><td>1</td><td>0.2</td>' in table
+    # The public board counts the same sign-offs the same way (the plot service's three).
+    by_service = {r[1]: r for r in read_csv(client.get("/board?format=csv"))[1:]}
+    assert by_service[plot.title_en][7] == "1.1"  # (2 + 18 + 9) h / 3 / 9 h
 
 
 def test_every_board_reads_in_each_language(make, client, travel):

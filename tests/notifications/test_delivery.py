@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from babel.dates import format_date
 
 import notifications
 from notifications import channels, relay
@@ -271,3 +273,19 @@ def test_a_reminder_that_fails_at_closing_time_is_retried_when_the_office_opens(
     assert row.status == "failed"
     # Not at 18:00:30 on Friday, nor over the weekend: Monday at opening time.
     assert row.next_attempt_at == datetime(2026, 12, 7, 9, 0, tzinfo=almaty)
+
+
+def test_message_times_read_in_the_configured_time_zone(app, smtp, office):
+    """An administration in another zone reads its deadlines on its own wall clock."""
+    tokyo = ZoneInfo("Asia/Tokyo")  # UTC+9, four hours ahead of Almaty
+    app.config["TIMEZONE"] = "Asia/Tokyo"
+    request = office.submit()
+
+    run_relay_worker(app)
+
+    receipt = smtp.to(office.applicant.email)[0]
+    due = request.due_at.astimezone(tokyo)
+    wall_clock = f"{format_date(due.date(), 'long', locale='ru')}, {due:%H:%M}"
+    assert f"Срок рассмотрения — до {wall_clock}." in receipt.get_content()
+    almaty = request.due_at.astimezone(ZoneInfo("Asia/Almaty"))
+    assert f"{almaty:%H:%M}" not in receipt.get_content()
