@@ -19,8 +19,9 @@ from flask_login import current_user, login_required
 
 from portal.auth.forms import LoginForm, MarkReadForm, ProfileForm, RegisterForm
 from portal.extensions import limiter
+from portal.privacy import email_digest
 from portal.public.routes import safe_next
-from portal.security import email_digest, log_event
+from portal.security import log_event
 from portal.services import ServiceError, accounts, sessions
 
 bp = Blueprint("auth", __name__, template_folder="templates")

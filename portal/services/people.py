@@ -9,7 +9,8 @@ from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
 from portal.models import AccountChange, Role, User
-from portal.security import email_digest, log_event
+from portal.privacy import email_digest
+from portal.security import log_event
 from portal.services import ServiceError, sessions
 
 PAGE_SIZE = 50

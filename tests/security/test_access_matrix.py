@@ -372,6 +372,10 @@ def mismatch(kind: str, expected: str, response, case: Case, role: str) -> str |
     return f"{role} on {case.about}: expected {wanted}, got {got}"
 
 
+# Documents that never look at who asks (no cookie is read on the API's paths).
+SAME_FOR_EVERYONE = {"/api/openapi.json"}
+
+
 # --- the tests --------------------------------------------------------------------------------
 
 
@@ -417,6 +421,13 @@ def test_route_admits_exactly_whom_the_matrix_says(visitors, rule, method):
             problem = mismatch(kind, expected, response, case, role)
             if problem:
                 problems.append(f"{path}: {problem}")
+            if (
+                role != ANONYMOUS
+                and rule not in SAME_FOR_EVERYONE
+                and "no-store" not in response.headers.get("Cache-Control", "")
+            ):
+                # Whatever a signed-in person or a token is answered may hold personal data.
+                problems.append(f"{path}: {role} on {case.about} was sent without no-store")
             for name in case.hides.get(role, ()) if allowed else ():
                 if str(getattr(world, name)) in answer:
                     problems.append(f"{path}: {role} on {case.about} was shown {name}")

@@ -9,7 +9,7 @@ import pytest
 
 from portal.extensions import db, limiter
 from portal.models import Role
-from portal.security import email_digest
+from portal.privacy import email_digest
 from portal.services import accounts
 from tests.conftest import PASSWORD, csrf_token
 from tests.helpers import VALID_BIN, text
