@@ -84,7 +84,11 @@ def http_error(exc: HTTPException):
     }
     if status >= 500:
         db.session.rollback()
-    return error(request_format(), status, descriptions.get(status, exc.description or ""))
+        return error(request_format(), 500, _("Something went wrong."))
+    description = descriptions.get(status, exc.description or "")
+    if getattr(exc, "api_code", None):
+        description = exc.description  # a refusal that knows its reason: say it
+    return error(request_format(), status, description)
 
 
 # --- mapping ------------------------------------------------------------------------------
