@@ -85,6 +85,7 @@ class World:
     lease: int
     colleague: int  # a second employee of D1, to reassign to
     user_s1: int
+    user_a: int
     token_a: int
     override: int
     outbox: int  # a dead notification
@@ -171,6 +172,7 @@ def build_world(make) -> World:
         lease=lease.id,
         colleague=make.employee(d1, name="C1 Colleague in D1").id,  # after the assignments
         user_s1=s1.id,
+        user_a=people[APPLICANT_A].id,
         token_a=token_a,
         override=override.id,
         outbox=dead.id,
@@ -248,7 +250,11 @@ def visitors(app, make):
 # --- what the database holds ------------------------------------------------------------------
 
 # Written by any call, refused or not: when a token or a signed-in session was last used.
-VOLATILE = {("api_token", "last_used_at"), ("login_session", "last_seen_at")}
+VOLATILE = {
+    ("api_token", "last_used_at"),
+    ("api_token", "last_used_ip"),
+    ("login_session", "last_seen_at"),
+}
 
 
 def database_state() -> dict:
