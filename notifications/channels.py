@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 
+from portal.privacy import pseudonym
 from sla import clock
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,10 @@ class LoggingEmailChannel(Channel):
             raise PermanentError("no email address")
         ident = message_id(message.idempotency_key, self.sender)
         log.info(
-            "email (not sent, no SMTP_HOST) to %s %s: %s", message.address, ident, message.subject
+            "email (not sent, no SMTP_HOST) to %s %s: %s",
+            pseudonym(message.address, "email"),
+            ident,
+            message.subject,
         )
         return f"log:{ident}"
 
@@ -290,7 +294,11 @@ class LoggingSmsChannel(Channel):
     def send(self, message: Outgoing) -> str:
         if not message.address:
             raise PermanentError("no phone number")
-        log.info("sms (not sent, no SMS_GATEWAY_URL) to %s: %s", message.address, message.short)
+        log.info(
+            "sms (not sent, no SMS_GATEWAY_URL) to %s: %s",
+            pseudonym(message.address, "phone"),
+            message.short,
+        )
         return f"log:{message.idempotency_key}"
 
 

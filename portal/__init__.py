@@ -15,6 +15,7 @@ from portal import config as settings
 from portal import observability
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.queryargs import DbIntConverter
+from portal.safejson import CheckedJSONProvider
 from portal.services import NotVisible
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,7 @@ MACHINE_PREFIXES = ("/api/v1/", "/api/openapi.json", "/open311/")
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: settings from the environment, then `config` on top (tests)."""
     app = Flask(__name__, instance_relative_config=True)
+    app.json = CheckedJSONProvider(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(settings.from_environment(Path(app.instance_path)))
     if config:
@@ -142,6 +144,8 @@ def register_blueprints(app: Flask) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     from flask_babel import gettext as _
+    from sqlalchemy.exc import IntegrityError
+    from werkzeug.exceptions import Conflict
 
     def page(status: int, title: str, message: str):
         return render_template("error.html", status=status, title=title, message=message), status
@@ -200,7 +204,21 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(500)
     def server_error(_error):
         db.session.rollback()
+        if (answer := machine_error(_error, 500)) is not None:
+            return answer
         return page(500, _("Something went wrong"), _("We have been told. Please try again later."))
+
+    @app.errorhandler(IntegrityError)
+    def conflict(_error):
+        # A unique row written by someone else between our check and our commit (two
+        # registrations with one email at once): nothing of ours was kept.
+        db.session.rollback()
+        message = _("Someone else saved the same thing at the same moment. Nothing was changed.")
+        refusal = Conflict(description=message)
+        refusal.api_code = "conflict"  # the API's envelope says this message, not the generic one
+        if (answer := machine_error(refusal, 409)) is not None:
+            return answer
+        return page(409, _("Changed meanwhile"), message)
 
 
 def _per_render(translate):

@@ -71,9 +71,12 @@ def from_environment(instance_path: Path) -> dict:
         "SESSION_ABSOLUTE_HOURS": int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")),
         # Proxies in front of the app whose X-Forwarded-* headers are believed (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
-        # Login and registration throttling (Flask-Limiter syntax, moving windows).
-        "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        # Login throttling (portal/services/login_throttle.py): failed attempts per account
+        # and address wait 2^n s, at most BACKOFF_MAX (0: no wait); failures per address and
+        # per account (every address) have flat bounds (Flask-Limiter syntax, moving windows).
+        "LOGIN_RATE_LIMIT_BACKOFF_MAX": int(os.environ.get("LOGIN_RATE_LIMIT_BACKOFF_MAX", "900")),
         "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "30 per 15 minutes"),
+        "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "100 per hour"),
         "REGISTER_RATE_LIMIT_IP": os.environ.get("REGISTER_RATE_LIMIT_IP", "10 per hour"),
         "WTF_CSRF_TIME_LIMIT": None,
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),

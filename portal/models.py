@@ -616,9 +616,16 @@ class ApiToken(db.Model):
     prefix: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The client address of the last use (as the trusted proxies give it).
+    last_used_ip: Mapped[str | None] = mapped_column(sa.String(45))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who revoked it (the owner, an admin; None: the system, e.g. the account was disabled)
+    # and why: "owner", "admin", "account_disabled".
+    revoked_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(40))
 
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    revoked_by: Mapped[User | None] = relationship(foreign_keys=[revoked_by_id])
 
     @property
     def is_active(self) -> bool:

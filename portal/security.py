@@ -6,7 +6,6 @@ Only records are emitted here; handlers and formatting belong to portal/observab
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from flask import Flask, g, has_request_context, request
@@ -73,7 +72,9 @@ def _check_login_session_first():
     # own work, not whenever a template first asks who is signed in.
     if request.endpoint == "static" or request.path.startswith(MACHINE_PREFIXES):
         return
-    current_user._get_current_object()
+    # Remembered: the answer to a signed-in person's request is private even if the view
+    # signs them out (logout).
+    g.signed_in_request = current_user._get_current_object().is_authenticated
 
 
 def _set_headers(response):
@@ -82,7 +83,25 @@ def _set_headers(response):
         response.headers.setdefault(name, value)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
+    if request.endpoint != "static" and _for_someone():
+        # A page for a signed-in person, or an answer to a token, holds personal data: no
+        # copy in a shared proxy, in the browser's cache or behind its back button.
+        if "no-store" not in response.headers.get("Cache-Control", ""):
+            response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _for_someone() -> bool:
+    """Whether this answer was made for an identified person (session, token or api_key)."""
+    if g.get("signed_in_request") or _signed_in_id() is not None:
+        return True
+    if request.path.startswith(MACHINE_PREFIXES):
+        header = request.headers.get("Authorization", "")
+        # The form only if the view read it: parsing it here could fail (too large).
+        form = request.__dict__.get("form") or {}
+        key = request.args.get("api_key") or form.get("api_key")
+        return header.lower().startswith("bearer ") or bool(key)
+    return False
 
 
 def _log_denials(response):
@@ -106,14 +125,6 @@ def _signed_in_id() -> int | None:
     # Without loading anyone: the after-request hook must not start a database lookup.
     user = g.get("_login_user")
     return user.id if user is not None and user.is_authenticated else None
-
-
-def email_digest(email: str | None) -> str | None:
-    """A stable pseudonym for an email address in the logs (the address itself is not kept)."""
-    if not email:
-        return None
-    normalized = email.strip().lower().encode()
-    return hashlib.sha256(normalized).hexdigest()[:16]
 
 
 def log_event(event: str, *, outcome: str, level: int = logging.INFO, **fields) -> None:

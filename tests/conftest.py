@@ -139,6 +139,7 @@ def app(_migrated, tmp_path, redis_connection):
             # Stories log in many times from one address; tests/security sets real limits.
             "LOGIN_RATE_LIMIT_ACCOUNT": "1000 per minute",
             "LOGIN_RATE_LIMIT_IP": "1000 per minute",
+            "LOGIN_RATE_LIMIT_BACKOFF_MAX": 0,
             "REGISTER_RATE_LIMIT_IP": "1000 per minute",
             # Stories sign in, then move time by days; tests/security times sessions out.
             "SESSION_IDLE_MINUTES": 10 * 365 * 24 * 60,

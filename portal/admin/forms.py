@@ -82,3 +82,7 @@ class DisableAccountForm(FlaskForm):
 
 class EnableAccountForm(FlaskForm):
     """Let a disabled person log in again."""
+
+
+class RevokePersonTokenForm(FlaskForm):
+    """Revoke one of a person's API tokens (which one is in the URL)."""

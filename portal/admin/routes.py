@@ -19,12 +19,13 @@ from portal.admin.forms import (
     PolicyForm,
     RemoveOverrideForm,
     RetryForm,
+    RevokePersonTokenForm,
 )
 from portal.auth.decorators import roles_required
 from portal.extensions import db
 from portal.models import CalendarOverride, Role, Service
 from portal.queryargs import db_int
-from portal.services import ServiceError, approvals, people, policies
+from portal.services import NotVisible, ServiceError, approvals, people, policies, tokens
 from sla import clock, deadlines
 
 # cli_group=None: its commands (`flask people ...`) sit at the top level.
@@ -311,6 +312,40 @@ def _person(user_id: int):
         return people.find(user_id)
     except ServiceError:
         abort(404)
+
+
+@bp.get("/people/<int:user_id>")
+@admin_only
+def person(user_id: int):
+    """One person: their account's history and their API tokens (live and revoked)."""
+    found = _person(user_id)
+    return render_template(
+        "admin/person.html",
+        person=found,
+        changes=people.changes_of(found),
+        tokens=tokens.every(found),
+        revoke_form=RevokePersonTokenForm(formdata=None),
+    )
+
+
+@bp.post("/people/<int:user_id>/tokens/<int:token_id>/revoke")
+@admin_only
+def revoke_person_token(user_id: int, token_id: int):
+    found = _person(user_id)
+    if not RevokePersonTokenForm().validate_on_submit():
+        abort(400)
+    try:
+        token = tokens.revoke_for(current_user, found, token_id)
+    except NotVisible:
+        abort(404)
+    flash(
+        _(
+            "The token %(name)s was revoked. Systems using it can no longer sign in.",
+            name=token.name,
+        ),
+        "success",
+    )
+    return redirect(url_for("admin.person", user_id=found.id), 303)
 
 
 @bp.post("/people/<int:user_id>/disable")

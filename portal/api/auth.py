@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import hashlib
 
-from flask import g, request
+from flask import Blueprint, current_app, g, request
 from flask_babel import gettext as _
 
 from portal.api.errors import ApiError
+from portal.extensions import limiter
 from portal.models import User
 from portal.security import log_event
 from portal.services import tokens
@@ -78,3 +79,19 @@ def rate_limit_key() -> str:
 
 def remote_address() -> str:
     return "ip:" + (request.remote_addr or "unknown")
+
+
+def _token_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"]
+
+
+def _address_limit() -> str:
+    return current_app.config["API_IP_RATE_LIMIT"]
+
+
+def share_machine_limits(bp: Blueprint) -> None:
+    """One budget per token and one per address across every route of the JSON API and
+    Open311 together: a constant scope makes Flask-Limiter count them in one bucket, where
+    a route limit would give each endpoint a budget of its own."""
+    limiter.shared_limit(_token_limit, scope="machine-token", key_func=rate_limit_key)(bp)
+    limiter.shared_limit(_address_limit, scope="machine-address", key_func=remote_address)(bp)

@@ -70,6 +70,9 @@ def from_http_exception(error: HTTPException):
         db.session.rollback()
         return error_response(500, "server_error", _("Something went wrong."))
     code, message = _http_messages().get(status, ("error", error.description or ""))
+    if getattr(error, "api_code", None):
+        # A refusal that knows its reason (portal/safejson.py): say it.
+        code, message = error.api_code, error.description
     response = error_response(status, code, message)
     if status == 405 and getattr(error, "valid_methods", None):
         response.headers["Allow"] = ", ".join(error.valid_methods)

@@ -10,10 +10,10 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
 
 from portal.api import errors, schemas, serialize
-from portal.api.auth import current_api_user, rate_limit_key, remote_address, roles
+from portal.api.auth import current_api_user, roles, share_machine_limits
 from portal.api.errors import ApiError
 from portal.api.spec import operation
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import DocumentType, Service, ServiceRequest, State
 from portal.services import access
 from portal.services import requests as request_service
@@ -26,16 +26,7 @@ APPLICANT = ("applicant",)
 CASEWORKER = ("staff", "head")
 
 
-def _token_limit() -> str:
-    return current_app.config["API_RATE_LIMIT"]
-
-
-def _ip_limit() -> str:
-    return current_app.config["API_IP_RATE_LIMIT"]
-
-
-limiter.limit(_token_limit, key_func=rate_limit_key, scope="api-token")(bp)
-limiter.limit(_ip_limit, key_func=remote_address, scope="api-ip")(bp)
+share_machine_limits(bp)
 
 
 @bp.before_request

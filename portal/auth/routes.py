@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     current_app,
@@ -13,15 +15,16 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.auth.forms import LoginForm, MarkReadForm, ProfileForm, RegisterForm
 from portal.extensions import limiter
+from portal.privacy import email_digest
 from portal.public.routes import safe_next
-from portal.security import email_digest, log_event
-from portal.services import ServiceError, accounts, sessions
+from portal.security import log_event
+from portal.services import ServiceError, accounts, login_throttle, sessions
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -31,7 +34,8 @@ def _start_session(user) -> None:
     sessions.start(user)
 
 
-# --- throttling: per client address, and per account for failed logins (moving windows) ---
+# --- throttling (portal/services/login_throttle.py): a growing wait per account and address,
+# flat bounds on failures per address and per account; registrations per address ----------
 
 
 def _client_address() -> str:
@@ -39,7 +43,7 @@ def _client_address() -> str:
 
 
 def _login_account() -> str:
-    # Hashed: the limiter's storage holds no email addresses.
+    # A pseudonym: the limiter's storage holds no email addresses.
     email = accounts.normalize_email(request.form.get("email", ""))
     return "account:" + (email_digest(email) or "-")
 
@@ -48,20 +52,43 @@ def _login_failed(_response) -> bool:
     return bool(g.get("login_failed"))
 
 
-def _login_throttled(limited_by: str):
-    def on_breach(_limit):
-        log_event(
-            "login.throttled",
-            outcome="denied",
-            limited_by=limited_by,
-            email_hash=email_digest(accounts.normalize_email(request.form.get("email", ""))),
-        )
-        form = LoginForm()
-        # The same words whatever was limited: nothing tells whether the account exists.
-        form.form_errors.append(_("Too many attempts. Please wait a few minutes and try again."))
-        return current_app.make_response((render_template("auth/login.html", form=form), 429))
+def _throttled_page(limited_by: str, message: str, retry_after: int | None = None):
+    log_event(
+        "login.throttled",
+        outcome="denied",
+        limited_by=limited_by,
+        email_hash=email_digest(accounts.normalize_email(request.form.get("email", ""))),
+    )
+    form = LoginForm()
+    # Worded alike for known and unknown emails: nothing tells whether the account exists.
+    form.form_errors.append(message)
+    response = current_app.make_response((render_template("auth/login.html", form=form), 429))
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
-    return on_breach
+
+def _address_throttled(_limit):
+    return _throttled_page("ip", _("Too many attempts. Please wait a few minutes and try again."))
+
+
+def _account_throttled(_limit):
+    return _throttled_page(
+        "account",
+        _(
+            "This account is protected for now: too many failed attempts from many places. "
+            "Please try again later."
+        ),
+    )
+
+
+def _pair_throttled(seconds: int):
+    wait = format_timedelta(timedelta(seconds=seconds), granularity="second", threshold=1.5)
+    return _throttled_page(
+        "account_address",
+        _("Too many failed attempts. Please try again in %(time)s.", time=wait),
+        retry_after=seconds,
+    )
 
 
 def _register_throttled(_limit):
@@ -110,7 +137,9 @@ def register():
     key_func=_client_address,
     methods=["POST"],
     scope="login-ip",
-    on_breach=_login_throttled("ip"),
+    # Only failures count: people signing in behind one office address use up nothing.
+    deduct_when=_login_failed,
+    on_breach=_address_throttled,
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"],
@@ -119,16 +148,22 @@ def register():
     scope="login-account",
     # Only failures count against an account: its owner logging in uses up nothing.
     deduct_when=_login_failed,
-    on_breach=_login_throttled("account"),
+    on_breach=_account_throttled,
 )
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("public.home"))
     form = LoginForm()
     if form.validate_on_submit():
+        account, address = _login_account(), request.remote_addr or "unknown"
+        wait = login_throttle.seconds_to_wait(account, address)
+        if wait:
+            # Refused before any password is checked: guessing on from here gains nothing.
+            return _pair_throttled(wait)
         user, outcome = accounts.check_credentials(form.email.data, form.password.data)
         if outcome != "ok":
             g.login_failed = True
+            login_throttle.record_failure(account, address)
             log_event(
                 "login.failed",
                 outcome="failure",
@@ -138,6 +173,7 @@ def login():
             )
             form.password.errors.append(_("Wrong email or password."))
         else:
+            login_throttle.record_success(account, address)
             _start_session(user)
             log_event("login.succeeded", outcome="success", user_id=user.id)
             return redirect(safe_next(request.args.get("next"), url_for("public.home")))

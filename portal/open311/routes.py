@@ -24,8 +24,8 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from portal import lifecycle
-from portal.api.auth import rate_limit_key, remote_address
-from portal.extensions import db, limiter
+from portal.api.auth import share_machine_limits
+from portal.extensions import db
 from portal.models import OPEN_STATES, Role, Service, ServiceRequest, User
 from portal.open311.formats import error, respond
 from portal.services import NotVisible, ServiceError, access, tokens
@@ -48,12 +48,7 @@ class Open311Error(Exception):
         self.description = description
 
 
-limiter.limit(
-    lambda: current_app.config["API_RATE_LIMIT"], key_func=rate_limit_key, scope="o311-token"
-)(bp)
-limiter.limit(
-    lambda: current_app.config["API_IP_RATE_LIMIT"], key_func=remote_address, scope="o311-ip"
-)(bp)
+share_machine_limits(bp)
 
 
 def request_format() -> str:
@@ -89,7 +84,11 @@ def http_error(exc: HTTPException):
     }
     if status >= 500:
         db.session.rollback()
-    return error(request_format(), status, descriptions.get(status, exc.description or ""))
+        return error(request_format(), 500, _("Something went wrong."))
+    description = descriptions.get(status, exc.description or "")
+    if getattr(exc, "api_code", None):
+        description = exc.description  # a refusal that knows its reason: say it
+    return error(request_format(), status, description)
 
 
 # --- mapping ------------------------------------------------------------------------------

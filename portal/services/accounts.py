@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal import identifiers
@@ -49,16 +50,7 @@ def register_applicant(
             raise ServiceError(_l("This is not a valid IIN."), field="identifier")
     else:
         raise ServiceError(_l("Choose a business or a citizen."), field="kind")
-    if db.session.scalar(sa.select(User.id).where(User.email == email)):
-        raise ServiceError(_l("An account with this email already exists."), field="email")
-
-    # One account per BIN/IIN: nobody may attach themself to a business someone else
-    # registered (acting for a company is proven with its own account, not by a number).
-    if db.session.scalar(sa.select(Business.id).where(Business.identifier == identifier)):
-        raise ServiceError(
-            _l("An account for this BIN or IIN already exists. Log in with it instead."),
-            field="identifier",
-        )
+    _refuse_taken(email, identifier)
     business = Business(
         kind=kind,
         identifier=identifier,
@@ -74,8 +66,31 @@ def register_applicant(
         locale=locale,
     )
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except (IntegrityError, OperationalError):
+        # Registered by someone else between our check and our commit: the unique indexes
+        # decide (on SQLite our snapshot went stale instead, "database is locked"). Nothing
+        # of this one was kept; say which, as the check would have; else it was not that.
+        db.session.rollback()
+        _refuse_taken(email, identifier, code="conflict")
+        raise
     return user
+
+
+def _refuse_taken(email: str, identifier: str, code: str = "invalid") -> None:
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
+        raise ServiceError(
+            _l("An account with this email already exists."), field="email", code=code
+        )
+    # One account per BIN/IIN: nobody may attach themself to a business someone else
+    # registered (acting for a company is proven with its own account, not by a number).
+    if db.session.scalar(sa.select(Business.id).where(Business.identifier == identifier)):
+        raise ServiceError(
+            _l("An account for this BIN or IIN already exists. Log in with it instead."),
+            field="identifier",
+            code=code,
+        )
 
 
 def check_credentials(email: str, password: str) -> tuple[User | None, str]:

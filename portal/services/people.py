@@ -9,8 +9,9 @@ from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
 from portal.models import AccountChange, Role, User
-from portal.security import email_digest, log_event
-from portal.services import ServiceError, sessions
+from portal.privacy import email_digest
+from portal.security import log_event
+from portal.services import ServiceError, sessions, tokens
 
 PAGE_SIZE = 50
 REASON_MAX = 200
@@ -56,6 +57,17 @@ def last_changes(users: list[User]) -> dict[int, AccountChange]:
     return {row.user_id: row for row in rows}
 
 
+def changes_of(user: User) -> list[AccountChange]:
+    """Every disable/enable of `user`, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(AccountChange)
+            .where(AccountChange.user_id == user.id)
+            .order_by(AccountChange.created_at.desc(), AccountChange.id.desc())
+        )
+    )
+
+
 def find(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
@@ -71,7 +83,8 @@ def find_by_email(email: str) -> User:
 
 
 def disable(actor: User | None, user: User, reason: str) -> int:
-    """Disable `user`'s account and end all their sessions; how many sessions were open.
+    """Disable `user`'s account, end all their sessions and revoke all their API tokens,
+    for good (enabling the account again revives neither); how many sessions were open.
 
     `actor` is the admin (None from the command line); nobody disables their own account.
     """
@@ -87,6 +100,7 @@ def disable(actor: User | None, user: User, reason: str) -> int:
         AccountChange(user=user, actor=actor, action="disabled", reason=reason[:REASON_MAX])
     )
     ended = sessions.revoke_all(user, "account_disabled")
+    revoked = tokens.revoke_all(user, "account_disabled", actor)
     db.session.commit()
     log_event(
         "account.disabled",
@@ -96,12 +110,13 @@ def disable(actor: User | None, user: User, reason: str) -> int:
         actor_id=actor.id if actor is not None else None,
         reason=reason[:REASON_MAX],
         sessions_ended=ended,
+        tokens_revoked=revoked,
     )
     return ended
 
 
 def enable(actor: User | None, user: User, reason: str = "") -> None:
-    """Let `user` log in again (their old sessions stay ended)."""
+    """Let `user` log in again (their old sessions and tokens stay ended)."""
     reason = (reason or "").strip() or "enabled"
     user.active = True
     db.session.add(

@@ -7,10 +7,12 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
-from portal.models import ApiToken, User
+from portal.models import ApiToken, Role, User
+from portal.security import log_event
 from portal.services import NotVisible, ServiceError
 from sla import clock
 
@@ -58,13 +60,65 @@ def active(user: User) -> list[ApiToken]:
 
 
 def revoke(user: User, token_id: int) -> ApiToken:
+    """The owner revokes one of their own tokens."""
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
         raise NotVisible(token_id)
     if token.revoked_at is None:
-        token.revoked_at = clock.now()
+        _revoke(token, user, "owner")
         db.session.commit()
+        _log_revoked(token, user)
     return token
+
+
+def every(user: User) -> list[ApiToken]:
+    """All of `user`'s tokens, live and revoked, newest first (what an admin reviews)."""
+    return list(
+        db.session.scalars(
+            sa.select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_for(admin: User, owner: User, token_id: int) -> ApiToken:
+    """An admin revokes one of `owner`'s tokens (recorded on the token and in the log)."""
+    if admin.role != Role.ADMIN:
+        raise ServiceError(_l("Only an admin revokes other people's tokens."), code="forbidden")
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != owner.id:
+        raise NotVisible(token_id)
+    if token.revoked_at is None:
+        _revoke(token, admin, "admin")
+        db.session.commit()
+        _log_revoked(token, admin)
+    return token
+
+
+def revoke_all(user: User, reason: str, actor: User | None = None) -> int:
+    """Revoke every live token of `user` for good, in the caller's transaction; how many."""
+    live = active(user)
+    for token in live:
+        _revoke(token, actor, reason)
+    return len(live)
+
+
+def _revoke(token: ApiToken, actor: User | None, reason: str) -> None:
+    token.revoked_at = clock.now()
+    token.revoked_by_id = actor.id if actor is not None else None
+    token.revoked_reason = reason
+
+
+def _log_revoked(token: ApiToken, actor: User) -> None:
+    log_event(
+        "api_token.revoked",
+        outcome="success",
+        user_id=token.user_id,
+        actor_id=actor.id,
+        token_id=token.id,
+        reason=token.revoked_reason,
+    )
 
 
 def authenticate(secret: str | None) -> User | None:
@@ -78,7 +132,16 @@ def authenticate(secret: str | None) -> User | None:
     if not user.active or user.role != token.role:
         return None
     now = clock.now()
-    if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
+    address = _client_address()
+    stale = token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY
+    if stale or address != token.last_used_ip:
         token.last_used_at = now
+        token.last_used_ip = address
         db.session.commit()
     return user
+
+
+def _client_address() -> str | None:
+    if not has_request_context():
+        return None
+    return (request.remote_addr or "")[:45] or None

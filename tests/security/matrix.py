@@ -452,6 +452,24 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         )
     ],
     ("/admin/people", "GET"): [Case(ADMIN_ONLY)],
+    ("/admin/people/<int:user_id>", "GET"): [Case(ADMIN_ONLY, {"user_id": "user_s1"})],
+    ("/admin/people/<int:user_id>/tokens/<int:token_id>/revoke", "POST"): [
+        # A's token named under A's own id: only the admin may revoke it.
+        Case(
+            ADMIN_ONLY,
+            {"user_id": "user_a", "token_id": "token_a"},
+            ok=303,
+            send=lambda w: {},
+            changes=(ADMIN,),  # the token is revoked
+        ),
+        # A's token named under someone else's id: nothing there, even for the admin.
+        Case(
+            only(refused=FORBIDDEN, admin=NOT_FOUND),
+            {"user_id": "user_s1", "token_id": "token_a"},
+            send=lambda w: {},
+            about="A's token under S1",
+        ),
+    ],
     ("/admin/people/<int:user_id>/disable", "POST"): [
         Case(
             ADMIN_ONLY,

@@ -85,6 +85,7 @@ class World:
     lease: int
     colleague: int  # a second employee of D1, to reassign to
     user_s1: int
+    user_a: int
     token_a: int
     override: int
     outbox: int  # a dead notification
@@ -171,6 +172,7 @@ def build_world(make) -> World:
         lease=lease.id,
         colleague=make.employee(d1, name="C1 Colleague in D1").id,  # after the assignments
         user_s1=s1.id,
+        user_a=people[APPLICANT_A].id,
         token_a=token_a,
         override=override.id,
         outbox=dead.id,
@@ -248,7 +250,11 @@ def visitors(app, make):
 # --- what the database holds ------------------------------------------------------------------
 
 # Written by any call, refused or not: when a token or a signed-in session was last used.
-VOLATILE = {("api_token", "last_used_at"), ("login_session", "last_seen_at")}
+VOLATILE = {
+    ("api_token", "last_used_at"),
+    ("api_token", "last_used_ip"),
+    ("login_session", "last_seen_at"),
+}
 
 
 def database_state() -> dict:
@@ -372,6 +378,10 @@ def mismatch(kind: str, expected: str, response, case: Case, role: str) -> str |
     return f"{role} on {case.about}: expected {wanted}, got {got}"
 
 
+# Documents that never look at who asks (no cookie is read on the API's paths).
+SAME_FOR_EVERYONE = {"/api/openapi.json"}
+
+
 # --- the tests --------------------------------------------------------------------------------
 
 
@@ -417,6 +427,13 @@ def test_route_admits_exactly_whom_the_matrix_says(visitors, rule, method):
             problem = mismatch(kind, expected, response, case, role)
             if problem:
                 problems.append(f"{path}: {problem}")
+            if (
+                role != ANONYMOUS
+                and rule not in SAME_FOR_EVERYONE
+                and "no-store" not in response.headers.get("Cache-Control", "")
+            ):
+                # Whatever a signed-in person or a token is answered may hold personal data.
+                problems.append(f"{path}: {role} on {case.about} was sent without no-store")
             for name in case.hides.get(role, ()) if allowed else ():
                 if str(getattr(world, name)) in answer:
                     problems.append(f"{path}: {role} on {case.about} was shown {name}")

@@ -9,21 +9,23 @@ import pytest
 
 from portal.extensions import db, limiter
 from portal.models import Role
-from portal.security import email_digest
+from portal.privacy import email_digest
 from portal.services import accounts
 from tests.conftest import PASSWORD, csrf_token
 from tests.helpers import VALID_BIN, text
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 GENERIC_THROTTLE = "Too many attempts. Please wait a few minutes and try again."
+STRANGER, OWNER = "203.0.113.66", "192.0.2.10"
 
 
 @pytest.fixture
 def real_limits(app):
     """The production defaults, not the suite's generous ones."""
     app.config.update(
-        LOGIN_RATE_LIMIT_ACCOUNT="5 per 15 minutes",
+        LOGIN_RATE_LIMIT_BACKOFF_MAX=900,
         LOGIN_RATE_LIMIT_IP="30 per 15 minutes",
+        LOGIN_RATE_LIMIT_ACCOUNT="100 per hour",
         REGISTER_RATE_LIMIT_IP="10 per hour",
     )
     limiter.reset()
@@ -86,51 +88,109 @@ def test_every_failure_costs_one_password_hash(monkeypatch, make):
         assert len(checked) == 1, email
 
 
-def test_sixth_wrong_password_is_throttled_for_that_account_only(client, make, real_limits, caplog):
+def test_a_strangers_guesses_from_elsewhere_do_not_keep_the_owner_out(
+    client, make, real_limits, travel, caplog
+):
     caplog.set_level(logging.INFO, "moldir.security")
-    target = make.applicant()
-    bystander = make.applicant()
-
-    statuses = [attempt(client, target.email, f"guess number {n}").status_code for n in range(5)]
-    assert statuses == [422] * 5
-    sixth = attempt(client, target.email, "guess number 6")
-    assert sixth.status_code == 429
-    page = text(sixth)
-    assert GENERIC_THROTTLE in page
-    assert 'name="password"' in page  # the form again, not a bare error
-    # Even the right password waits now: guessing on cannot find it.
-    assert attempt(client, target.email.upper(), PASSWORD).status_code == 429
-    # Somebody else, from the same address, is not held up.
-    assert attempt(client, bystander.email, PASSWORD).status_code == 302
-
-    throttled = security_records(caplog, "login.throttled")
-    assert throttled and throttled[0].limited_by == "account"
-    assert throttled[0].email_hash == email_digest(target.email)
-
-
-def test_an_unknown_email_is_throttled_alike(client, real_limits):
-    for n in range(5):
-        assert attempt(client, "ghost@nowhere.test", f"guess {n}").status_code == 422
-    assert GENERIC_THROTTLE in text(attempt(client, "ghost@nowhere.test", "guess 6"))
-
-
-def test_the_account_may_try_again_after_the_window(client, make, real_limits, travel):
     travel(NOW)
-    target = make.applicant()
+    owner = make.applicant()
+    at = NOW
+    for n in range(1, 21):
+        assert attempt(client, owner.email, f"guess {n}", address=STRANGER).status_code == 422
+        at += timedelta(seconds=min(2**n, 900))  # each guess waits out its delay first
+        travel(at)
+    travel(at - timedelta(seconds=1))
+
+    # The owner, from their own address, at once.
+    assert attempt(client, owner.email, PASSWORD, address=OWNER).status_code == 302
+    # The stranger is slowed: refused before any password is checked, even the right one.
+    slowed = attempt(client, owner.email, PASSWORD, address=STRANGER)
+    assert slowed.status_code == 429
+    assert int(slowed.headers["Retry-After"]) >= 1
+    assert "Too many failed attempts. Please try again in 1 second." in text(slowed)
+    assert 'name="password"' in text(slowed)  # the form again, not a bare error
+    throttled = security_records(caplog, "login.throttled")
+    assert throttled[-1].limited_by == "account_address"
+    assert throttled[-1].email_hash == email_digest(owner.email)
+
+
+def test_each_failure_from_one_address_doubles_the_wait(client, make, real_limits, travel):
+    travel(NOW)
+    owner = make.applicant()
+    at = NOW
+    for n in range(1, 12):
+        assert attempt(client, owner.email, f"guess {n}").status_code == 422
+        # 2^n seconds, capped at LOGIN_RATE_LIMIT_BACKOFF_MAX (15 minutes).
+        wait = min(2**n, 900)
+        travel(at + timedelta(seconds=wait - 1))
+        refused = attempt(client, owner.email, f"guess {n} again")
+        assert refused.status_code == 429, n
+        assert int(refused.headers["Retry-After"]) >= 1
+        at += timedelta(seconds=wait)
+        travel(at)
+    assert attempt(client, owner.email, "guess 12").status_code == 422
+    assert "Please try again in 15 minutes." in text(attempt(client, owner.email, "x"))
+
+
+def test_the_owner_gets_in_after_a_typo_and_starts_afresh(client, make, real_limits, travel):
+    travel(NOW)
+    owner = make.applicant()
+    assert attempt(client, owner.email, "typo one").status_code == 422
+    travel(NOW + timedelta(seconds=2))
+    assert attempt(client, owner.email, "typo two").status_code == 422
+    assert attempt(client, owner.email, PASSWORD).status_code == 429  # 4 s not yet over
+    travel(NOW + timedelta(seconds=6))
+    assert attempt(client, owner.email, PASSWORD).status_code == 302
+    # Signed in: the count starts again from nothing.
+    assert attempt(client, owner.email, "typo three").status_code == 422
+    assert "try again in 2 seconds" in text(attempt(client, owner.email, "typo four"))
+
+
+def test_an_unknown_email_is_slowed_alike(client, real_limits, travel):
+    travel(NOW)
+    assert attempt(client, "ghost@nowhere.test", "guess").status_code == 422
+    refused = attempt(client, "ghost@nowhere.test", "guess again")
+    assert refused.status_code == 429
+    assert "Too many failed attempts. Please try again in 2 seconds." in text(refused)
+
+
+def test_guesses_from_many_addresses_meet_a_high_bound_per_account(
+    client, make, real_limits, travel, caplog
+):
+    caplog.set_level(logging.INFO, "moldir.security")
+    real_limits["LOGIN_RATE_LIMIT_ACCOUNT"] = "5 per hour"
+    travel(NOW)
+    owner = make.applicant()
     for n in range(5):
-        attempt(client, target.email, f"guess {n}")
-    assert attempt(client, target.email, PASSWORD).status_code == 429
-    travel(NOW + timedelta(minutes=16))
-    assert attempt(client, target.email, PASSWORD).status_code == 302
+        address = f"198.51.100.{n + 1}"
+        assert attempt(client, owner.email, "guess", address=address).status_code == 422
+    held = attempt(client, owner.email, PASSWORD, address=OWNER)
+    assert held.status_code == 429
+    assert "This account is protected for now" in text(held)
+    assert "Retry-After" in held.headers
+    assert security_records(caplog, "login.throttled")[-1].limited_by == "account"
+    # Somebody else is not held up.
+    assert attempt(client, make.applicant().email, PASSWORD, address=OWNER).status_code == 302
+    travel(NOW + timedelta(minutes=61))
+    assert attempt(client, owner.email, PASSWORD, address=OWNER).status_code == 302
 
 
-def test_logging_in_does_not_use_up_the_account_limit(client, make, real_limits):
+def test_the_default_account_bound_is_high(tmp_path, monkeypatch):
+    from portal import config as settings
+
+    monkeypatch.delenv("LOGIN_RATE_LIMIT_ACCOUNT", raising=False)
+    assert settings.from_environment(tmp_path)["LOGIN_RATE_LIMIT_ACCOUNT"] == "100 per hour"
+
+
+def test_logging_in_does_not_use_up_the_account_or_address_limits(client, make, real_limits):
+    real_limits["LOGIN_RATE_LIMIT_IP"] = "3 per 15 minutes"
+    real_limits["LOGIN_RATE_LIMIT_ACCOUNT"] = "3 per 15 minutes"
     person = make.applicant()
     for _n in range(8):
         assert attempt(client, person.email, PASSWORD).status_code == 302
 
 
-def test_many_attempts_from_one_address_are_throttled(client, make, real_limits, caplog):
+def test_many_failures_from_one_address_are_throttled(client, make, real_limits, caplog):
     caplog.set_level(logging.INFO, "moldir.security")
     real_limits["LOGIN_RATE_LIMIT_IP"] = "3 per 15 minutes"
     people = [make.applicant() for _n in range(4)]
@@ -247,6 +307,7 @@ def test_the_production_defaults(tmp_path, monkeypatch):
     from portal import config as settings
 
     for name in (
+        "LOGIN_RATE_LIMIT_BACKOFF_MAX",
         "LOGIN_RATE_LIMIT_ACCOUNT",
         "LOGIN_RATE_LIMIT_IP",
         "SESSION_IDLE_MINUTES",
@@ -256,7 +317,8 @@ def test_the_production_defaults(tmp_path, monkeypatch):
     ):
         monkeypatch.delenv(name, raising=False)
     values = settings.from_environment(tmp_path)
-    assert values["LOGIN_RATE_LIMIT_ACCOUNT"] == "5 per 15 minutes"
+    assert values["LOGIN_RATE_LIMIT_BACKOFF_MAX"] == 900
+    assert values["LOGIN_RATE_LIMIT_ACCOUNT"] == "100 per hour"
     assert values["LOGIN_RATE_LIMIT_IP"] == "30 per 15 minutes"
     assert values["RATELIMIT_STRATEGY"] == "moving-window"
     assert (values["SESSION_IDLE_MINUTES"], values["SESSION_ABSOLUTE_HOURS"]) == (30, 12)
