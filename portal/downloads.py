@@ -28,7 +28,7 @@ def send_document(document):
     try:
         # One open file, hashed then sent: what is sent is what was checked, even if the
         # name is pointed at another file in between.
-        file = open(storage.path_of(document.stored_name), "rb")  # noqa: SIM115 (send_file closes it)
+        file = open(storage.path_of(document.stored_name), "rb")  # send_file closes it
     except FileNotFoundError:
         _alert(document, "document.missing")
         raise NotVisible(document.id) from None
