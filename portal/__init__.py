@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 
 from portal import config as settings
 from portal import observability
+from portal.downloads import DocumentAltered
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.queryargs import DbIntConverter
 from portal.safejson import CheckedJSONProvider
@@ -188,6 +189,20 @@ def register_errorhandlers(app: Flask) -> None:
         if (answer := machine_error(_error, 413)) is not None:
             return answer
         return page(413, _("Too large"), _("The files sent together are too large."))
+
+    @app.errorhandler(DocumentAltered)
+    def document_altered(_error):
+        # Our stored file, not the caller's doing: a 5xx, and the alert is already logged.
+        title = _("This document cannot be sent")
+        message = _(
+            "The stored file is not the one received at upload, so it is not sent. "
+            "The administration has been alerted."
+        )
+        if request.path.startswith(MACHINE_PREFIXES):
+            from portal.api.errors import error_response
+
+            return error_response(500, "document_altered", message)
+        return page(500, title, message)
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error):

@@ -1,20 +1,31 @@
 """The request lifecycle as one table of allowed transitions.
 
 Every transition writes its event in the same transaction; a move that is not in the
-table is refused and changes nothing.
+table is refused and changes nothing. A transaction that records an event for a request
+also seals the request's state, assignee and deadline to its chain's head (portal/audit.py)
+as the transaction leaves them; a change to those without an event is logged and left
+unsealed, for `flask audit verify` to report.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.domain import events
 from portal.extensions import db
 from portal.models import OPEN_STATES, Event, Role, ServiceRequest, State
 from sla import clock
+
+log = logging.getLogger("moldir.audit")
+# session.info key: the requests that recorded an event in the current transaction.
+_CHAINED = "audit_chained_requests"
 
 APPLICANT = frozenset({Role.APPLICANT})
 CASEWORKER = frozenset({Role.STAFF, Role.HEAD})
@@ -116,9 +127,66 @@ def record(
             request.audit_head, request.id, seq, kind, actor_id, from_state, to_state, payload, at
         )
         request.audit_seq, request.audit_head = seq, event.hash
+        db.session.info.setdefault(_CHAINED, set()).add(request)
     db.session.add(event)
     request.updated_at = at
     return event
+
+
+# --- the seal --------------------------------------------------------------------------------
+
+
+@sa_event.listens_for(Session, "before_flush")
+def _seal_requests(session, flush_context, instances):
+    """Seal what a transaction with an event leaves; tell of a change made without one.
+
+    At every flush, not once at commit: fields may move after the last event of the
+    transaction (a deadline resumed after the applicant's answer), and a later flush reseals.
+    """
+    chained = session.info.get(_CHAINED, ())
+    for request in list(session.new) + list(session.dirty):
+        if not isinstance(request, ServiceRequest) or request.id is None:
+            continue  # a request not yet written is sealed by its first event
+        if request in chained:
+            sealed = audit.seal(
+                request.id,
+                request.audit_seq,
+                request.audit_head,
+                request.state,
+                _assignee_id(request),
+                request.due_at,
+            )
+            if sealed != request.audit_seal:
+                request.audit_seal = sealed
+        elif changed := _sealed_fields_changed(request):
+            log.warning(
+                "request %s: %s changed without an event; left unsealed",
+                request.reference or request.id,
+                ", ".join(changed),
+                extra={"event": "audit.unrecorded_change", "request_id": request.id},
+            )
+
+
+def _assignee_id(request: ServiceRequest) -> int | None:
+    history = sa.inspect(request).attrs.assignee.history
+    if history.added:  # given through the relationship: the key follows later in the flush
+        person = history.added[0]
+        return person.id if person is not None else None
+    return request.assignee_id
+
+
+def _sealed_fields_changed(request: ServiceRequest) -> list[str]:
+    attrs = sa.inspect(request).attrs
+    changed = [name for name in audit.SEALED if attrs[name].history.has_changes()]
+    if "assignee_id" not in changed and attrs.assignee.history.has_changes():
+        changed.append("assignee_id")
+    return changed
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_chained(session, transaction):
+    if transaction.parent is None:
+        session.info.pop(_CHAINED, None)
 
 
 def apply(request: ServiceRequest, action: str, actor=None, payload=None) -> Event:

@@ -288,6 +288,9 @@ class ServiceRequest(db.Model):
     # hash, so that removing the last event shows as well as removing any other.
     audit_seq: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     audit_head: Mapped[str | None] = mapped_column(sa.String(64))
+    # What the head commits to about this row (state, assignee, due_at and their hash with
+    # the head), set by portal/lifecycle.py whenever a transaction records an event.
+    audit_seal: Mapped[dict | None] = mapped_column(sa.JSON)
 
     service: Mapped[Service] = relationship()
     department: Mapped[Department] = relationship()

@@ -108,7 +108,7 @@ def test_a_clean_log_is_reported_intact(office, runner):
     result = runner.invoke(args=["audit", "verify"])
 
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "2 requests, 8 events, chain intact"
+    assert result.output.strip() == "2 requests, 8 events, 2 documents, chain intact"
 
 
 def test_two_events_in_one_transaction_chain_one_after_the_other(office):
@@ -172,7 +172,10 @@ def test_editing_an_event_behind_the_apps_back_is_reported(office, runner, colum
     assert result.exit_code == 1
     assert f"{reference} (request " in result.output
     assert f"event {edited.id} edited: its content does not match its hash" in result.output
-    assert "1 requests, 4 events, 1 broken chains" in result.output
+    assert (
+        "1 requests, 4 events, 1 documents, 1 broken chains, 0 edited rows, 0 bad files"
+        in result.output
+    )
 
 
 def test_moving_an_event_in_time_by_a_microsecond_is_reported(office, runner):
@@ -305,7 +308,7 @@ def test_only_the_broken_request_is_named_and_only_its_first_break(office, runne
     lines = result.output.strip().splitlines()
     assert lines == [
         lines[0],
-        "2 requests, 8 events, 1 broken chains",
+        "2 requests, 8 events, 2 documents, 1 broken chains, 0 edited rows, 0 bad files",
     ]
     assert lines[0].startswith(f"{broken} ") and f"event {events[1].id} edited" in lines[0]
     assert intact not in result.output
@@ -320,7 +323,7 @@ def test_one_request_can_be_checked_alone(office, runner):
     unknown = runner.invoke(args=["audit", "verify", "--request", "SHY-1999-000001"])
 
     assert alone.exit_code == 0, alone.output
-    assert alone.output.strip() == "1 requests, 4 events, chain intact"
+    assert alone.output.strip() == "1 requests, 4 events, 1 documents, chain intact"
     assert unknown.exit_code == 2
     assert "no request SHY-1999-000001" in unknown.output
 
@@ -342,7 +345,8 @@ def test_the_migration_chains_events_written_before_it_as_the_app_would(office):
     written = {reference: chain(reference) for reference in references}
     behind_the_apps_back("UPDATE event SET seq = NULL, prev_hash = NULL, hash = NULL")
     behind_the_apps_back("UPDATE service_request SET audit_seq = 0, audit_head = NULL")
-    assert len(audit.verify(db.session.connection()).breaks) == 3
+    report = audit.verify(db.session.connection())
+    assert (report.count(audit.CHAIN), report.count(audit.ROW)) == (3, 3)  # seals: the head
 
     # Batches smaller than one request's chain, so chains run across them.
     load_migration().backfill(db.session.connection(), batch_size=3)

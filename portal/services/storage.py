@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -30,10 +31,21 @@ def save(stream) -> str:
 
 
 def path_of(stored_name: str) -> Path:
+    return path_in(folder(), stored_name)
+
+
+def path_in(upload_folder: Path, stored_name: str) -> Path:
+    """Where `stored_name` lives in `upload_folder` (no app needed: `flask audit verify`)."""
     # Stored names are ours (hex); refuse anything else rather than trusting the database.
     if not isinstance(stored_name, str) or not _STORED_NAME.fullmatch(stored_name):
         raise FileNotFoundError(stored_name)
-    return folder() / stored_name
+    return Path(upload_folder) / stored_name
+
+
+def sha256_of(file) -> str:
+    """SHA-256 (hex) of an open binary file, from its start, read in chunks."""
+    file.seek(0)
+    return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def discard(stored_names) -> None:
