@@ -1,7 +1,7 @@
 """the audit seal: each request's chain head also commits to its state, assignee and due_at
 
 Revision ID: 0013_audit_seal
-Revises: 0011_login_sessions
+Revises: 0012_token_audit
 Create Date: 2026-11-29 10:00:00
 
 Requests already written are sealed as they stand (as 0010 chained the events already
