@@ -488,9 +488,7 @@ def breach_figures(by: str, start: datetime, end: datetime, into: dict) -> dict:
         )
 
     # The breach is the head rung's person's; a supervisor rung alone (no head rung) its own.
-    head_rung_person = sa.func.max(
-        sa.case((Escalation.level == "head", Escalation.accountable_id))
-    )
+    head_rung_person = sa.func.max(sa.case((Escalation.level == "head", Escalation.accountable_id)))
     key = (
         sa.func.coalesce(head_rung_person, sa.func.min(Escalation.accountable_id))
         if by == "person"
