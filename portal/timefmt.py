@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask_babel import format_datetime
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 
 from portal import lifecycle
 from sla import clock, deadlines
