@@ -16,7 +16,7 @@ from portal.models import (
     ServiceRequest,
     User,
 )
-from portal.services import access
+from portal.services import access, approvals
 from sla import deadlines
 
 
@@ -138,7 +138,7 @@ def allowed_actions(user: User, req: ServiceRequest) -> list[str]:
         candidates = [*STAFF_ACTIONS, "return_to_review"]
     else:
         candidates = []
-    return [a for a in candidates if lifecycle.is_allowed(req, a)]
+    return [a for a in candidates if lifecycle.is_allowed(req, a) and approvals.offered(req, a)]
 
 
 def detail(user: User, req: ServiceRequest) -> dict:

@@ -330,8 +330,8 @@ def act(user: User, reference: str, action: str, reason: str | None = None) -> S
     reason = (reason or "").strip()
     if action in ("reject", "return_to_review") and not reason:
         raise ServiceError(_l("Give a reason."), field="reason")
-    if action == "approve":
-        approvals.check_all_given(request)
+    if lifecycle.is_allowed(request, action):  # else the lifecycle says why not, below
+        approvals.check_route(request, action)
     was_in_approval = request.state == "in_approval"
     try:
         lifecycle.apply(request, action, user, {"reason": reason} if reason else None)
