@@ -462,18 +462,18 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     # To the applicant, who was told who is accountable: who is now (never why).
     "accountable_changed": {
         "ru": (
-            "{{ reference }}: новый ответственный сотрудник",
+            "{{ reference }}: теперь за обращение отвечает {{ assignee or '—' }}",
             "За ваше обращение {{ reference }} («{{ service|tr }}») теперь отвечает "
             "{{ assignee or '—' }} ({{ department|tr }}). Срок — до {{ due_at|when }}.",
         ),
         "kk": (
-            "{{ reference }}: жаңа жауапты қызметкер",
+            "{{ reference }}: жаңа жауапты қызметкер — {{ assignee or '—' }}",
             "Сіздің {{ reference }} өтінішіңізге («{{ service|tr }}») енді "
             "{{ assignee or '—' }} ({{ department|tr }}) жауап береді. Мерзімі — "
             "{{ due_at|when }} дейін.",
         ),
         "en": (
-            "{{ reference }}: a new accountable employee",
+            "{{ reference }}: {{ assignee or '—' }} is now accountable for your request",
             "Your request {{ reference }} (“{{ service|tr }}”) is now handled by "
             "{{ assignee or '—' }} ({{ department|tr }}). It is due by {{ due_at|when }}.",
         ),

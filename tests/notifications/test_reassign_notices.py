@@ -91,7 +91,7 @@ def test_a_single_reassignment_tells_the_new_and_previous_employee_and_the_appli
 
     sign_in(client, office["applicant"])
     inbox = main(client.get("/inbox"))
-    assert f"{reference}: a new accountable employee" in inbox
+    assert f"{reference}: Bolat Serikov is now accountable for your request" in inbox
     assert "sick leave" not in inbox
     sign_in(client, office["aigerim"])
     assert f"Request {reference} moved to a colleague" in main(client.get("/inbox"))
