@@ -8,12 +8,18 @@ from portal.models import Role
 from portal.services import requests as request_service
 from portal.services.requests import Upload
 from sla import sweep
+from tests.api.support import api  # noqa: F401  (fixture)
 from tests.boards.build import almaty, read_csv
 from tests.conftest import pdf_file
 from tests.helpers import main, reassign, row_of, sign_in
 
 
-def test_a_reassigned_breach_is_named_for_who_missed_it_everywhere(make, client, travel):
+def test_a_reassigned_breach_is_named_for_who_missed_it_everywhere(
+    make,
+    client,
+    travel,
+    api,  # noqa: F811  (the fixture imported above)
+):
     department = make.department()
     charter = make.document_type()
     service = make.service(department, [charter], target_days=1)
@@ -70,3 +76,15 @@ def test_a_reassigned_breach_is_named_for_who_missed_it_everywhere(make, client,
     undecided = cycle[0].index("Breaches without a verdict")
     assert people["Xena Omarova"][undecided] == "1"
     assert "Yuri Petrov" not in people or people["Yuri Petrov"][undecided] == "0"
+
+    # The API: the request is Yuri's now; its rungs stay Xena's (applicants see no ladder).
+    for reader in (supervisor, head):
+        body = api(reader).get(f"/requests/{reference}").get_json()
+        assert body["accountable_employee"]["name"] == "Yuri Petrov"
+        rungs = {e["level"]: e["accountable_employee"]["name"] for e in body["escalations"]}
+        assert rungs == {
+            "at_risk": "Xena Omarova",
+            "head": "Xena Omarova",
+            "supervisor": "Xena Omarova",
+        }
+    assert "escalations" not in api(applicant).get(f"/requests/{reference}").get_json()
