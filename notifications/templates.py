@@ -440,6 +440,46 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "It is due by {{ due_at|when }}.{% if reason %}\nReason: {{ reason }}{% endif %}",
         ),
     },
+    # To the employee a request was taken from (the head's reason is for staff only).
+    "reassigned_away": {
+        "ru": (
+            "Обращение {{ reference }} передано другому сотруднику",
+            "Обращение {{ reference }} («{{ service|tr }}») от заявителя {{ applicant }} "
+            "передано сотруднику {{ assignee or '—' }}. Вы больше не отвечаете за него."
+            "{% if reason %}\nПричина: {{ reason }}{% endif %}",
+        ),
+        "kk": (
+            "{{ reference }} өтініші басқа қызметкерге берілді",
+            "{{ applicant }} өтініш берушінің {{ reference }} өтініші («{{ service|tr }}») "
+            "{{ assignee or '—' }} қызметкеріне берілді. Енді сіз оған жауапты емессіз."
+            "{% if reason %}\nСебебі: {{ reason }}{% endif %}",
+        ),
+        "en": (
+            "Request {{ reference }} moved to a colleague",
+            "Request {{ reference }} (“{{ service|tr }}”) from {{ applicant }} is now handled "
+            "by {{ assignee or '—' }}; you are no longer accountable for it."
+            "{% if reason %}\nReason: {{ reason }}{% endif %}",
+        ),
+    },
+    # To the applicant, who was told who is accountable: who is now (never why).
+    "accountable_changed": {
+        "ru": (
+            "{{ reference }}: теперь за обращение отвечает {{ assignee or '—' }}",
+            "За ваше обращение {{ reference }} («{{ service|tr }}») теперь отвечает "
+            "{{ assignee or '—' }} ({{ department|tr }}). Срок — до {{ due_at|when }}.",
+        ),
+        "kk": (
+            "{{ reference }}: жаңа жауапты қызметкер — {{ assignee or '—' }}",
+            "Сіздің {{ reference }} өтінішіңізге («{{ service|tr }}») енді "
+            "{{ assignee or '—' }} ({{ department|tr }}) жауап береді. Мерзімі — "
+            "{{ due_at|when }} дейін.",
+        ),
+        "en": (
+            "{{ reference }}: {{ assignee or '—' }} is now accountable for your request",
+            "Your request {{ reference }} (“{{ service|tr }}”) is now handled by "
+            "{{ assignee or '—' }} ({{ department|tr }}). It is due by {{ due_at|when }}.",
+        ),
+    },
 }
 
 

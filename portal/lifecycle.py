@@ -56,7 +56,8 @@ TRANSITIONS: dict[str, Transition] = {
         _t("provide_documents", {S.AWAITING_DOCUMENTS}, S.IN_REVIEW, APPLICANT),
         _t("send_to_approval", {S.IN_REVIEW}, S.IN_APPROVAL, CASEWORKER),
         _t("return_to_review", {S.IN_APPROVAL}, S.IN_REVIEW, APPROVER),
-        _t("approve", {S.IN_APPROVAL}, S.APPROVED, CASEWORKER),
+        # From review only where the service asks no one to sign off (approvals.check_route).
+        _t("approve", {S.IN_REVIEW, S.IN_APPROVAL}, S.APPROVED, CASEWORKER),
         _t("reject", {S.SUBMITTED, S.IN_REVIEW, S.IN_APPROVAL}, S.REJECTED, CASEWORKER),
         _t(
             "withdraw",

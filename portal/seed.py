@@ -57,6 +57,7 @@ from portal import identifiers
 from portal.extensions import db
 from portal.models import (
     OPEN_STATES,
+    ApprovalStep,
     Business,
     Department,
     Document,
@@ -69,7 +70,7 @@ from portal.models import (
     ServiceRequest,
     User,
 )
-from portal.services import accounts
+from portal.services import accounts, approvals
 from portal.services import requests as request_service
 from portal.services.requests import Upload
 from sla import clock, deadlines, sweep
@@ -632,6 +633,19 @@ REASSIGN_REASONS = (
 )
 
 
+# Who signs off which service before a decision (portal/services/approvals.py): the head,
+# another department, the deputy akim. The other services are decided by the caseworker.
+APPROVERS = {
+    "business_roadmap": ("role:head",),
+    "apz": ("role:head", "department:LND"),
+    "acceptance": ("role:head",),
+    "land_plot": ("role:head", "role:supervisor"),
+    "land_purpose_change": ("department:ARC",),
+    "bus_route": ("role:head",),
+    "taxi_stand": ("role:head",),
+}
+
+
 # --- the stories of the requests --------------------------------------------------------
 
 
@@ -665,7 +679,8 @@ SCENARIOS = {
         2, (("accept", 1), ("ask", 1), ("provide", 2), ("approval", 1)), age=(6, 14)
     ),
     "reassigned": Scenario(2, (("reassign", 0), ("accept", 1)), age=(3, 8)),
-    "approved": Scenario(4, (("accept", 1), ("approval", 2), ("approve", 1)), age=(6, 21)),
+    "approved": Scenario(3, (("accept", 1), ("approval", 2), ("approve", 1)), age=(6, 21)),
+    "approved, no one signs off": Scenario(2, (("accept", 1), ("approve", 2)), age=(4, 21)),
     "approved after documents": Scenario(
         2,
         (("accept", 1), ("ask", 1), ("provide", 3), ("approval", 1), ("approve", 1)),
@@ -763,6 +778,16 @@ def seed_catalogue() -> dict:
         )
     db.session.add_all([*departments.values(), *document_types.values(), *services.values()])
     db.session.commit()
+    for code, keys in APPROVERS.items():
+        # "department:LND" names a department by code; the policy keeps its id.
+        ids = [
+            f"department:{departments[key.partition(':')[2]].id}"
+            if key.startswith("department:")
+            else key
+            for key in keys
+        ]
+        approvals.set_approvers(services[code], ids)
+    db.session.commit()
     return {"departments": departments, "document_types": document_types, "services": services}
 
 
@@ -849,10 +874,15 @@ def plan_history(rng, now, days, catalogue, people) -> list[Story]:
     services = list(catalogue["services"].values())
     stories = []
     for name, scenario in SCENARIOS.items():
+        # Approval rounds only where someone signs off; a straight decision only where no one.
+        actions = {action for action, _ in scenario.steps}
+        signed_off = True if "approval" in actions else (False if "approve" in actions else None)
         candidates = [
             s
             for s in services
-            if s.target_days <= scenario.max_target and s.waiting_policy in scenario.policies
+            if s.target_days <= scenario.max_target
+            and s.waiting_policy in scenario.policies
+            and (signed_off is None or bool(s.approvers) == signed_off)
         ]
         for _ in range(scenario.count):
             service = rng.choice(candidates)
@@ -954,9 +984,14 @@ def _perform(story: Story, step: Step, rng: random.Random, people: dict) -> None
         request_service.act(assignee, reference, "accept_documents")
     elif step.action == "approval":
         request_service.act(assignee, reference, "send_to_approval")
-    elif step.action in ("approve", "return"):
-        action = "approve" if step.action == "approve" else "return_to_review"
-        request_service.act(head, reference, action, reason)
+    elif step.action == "approve":
+        # Every sign-off first, by someone it waits on; then the caseworker's decision.
+        for waiting in approvals.waiting(request):
+            approvals.answer(_approver(waiting), waiting.id, "approve")
+        request_service.act(assignee, reference, "approve")
+    elif step.action == "return":
+        waiting = approvals.waiting(request)[0]
+        approvals.answer(_approver(waiting), waiting.id, "return", reason)
     elif step.action == "reject":
         # In approval it is the head who says no; before that, the employee.
         deciding = head if request.state == "in_approval" else assignee
@@ -976,6 +1011,15 @@ def _perform(story: Story, step: Step, rng: random.Random, people: dict) -> None
         request_service.reassign(head, reference, rng.choice(others).id, reason)
     else:
         raise ValueError(f"unknown step {step.action}")
+
+
+def _approver(step: ApprovalStep) -> User:
+    """The first person who may give this sign-off (never the caseworker or the sender)."""
+    return next(
+        person
+        for person in approvals.approvers_of(step)
+        if person.id not in (step.request.assignee_id, step.requested_by_id)
+    )
 
 
 def _upload(document_type: DocumentType) -> Upload:

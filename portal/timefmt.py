@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 
 from portal import lifecycle
 from portal.domain import events
-from sla import deadlines
+from sla import clock, deadlines
 
 OFFICE_SECONDS_PER_DAY = 9 * 3600
 
@@ -62,23 +62,34 @@ def _approval_names(kind: str, payload: dict) -> dict:
 
 
 def time_left(request) -> str:
-    """Working time left, as a person says it: '2 working days 3 h', or how late."""
+    """Working time left, as a person says it: '2 working days 3 h', or how overdue."""
     if not request.is_open:
         return lifecycle.state_label(request.state)
     if request.paused_since is not None:
         return _("paused")
+    if request.due_at is None:
+        return "—"
     seconds = deadlines.working_seconds_left(request)
-    late = seconds < 0
-    seconds = abs(seconds)
-    days, rest = divmod(seconds, OFFICE_SECONDS_PER_DAY)
+    # Past the deadline outside office hours no working time has passed yet: still overdue.
+    if seconds < 0 or clock.now() > request.due_at:
+        if -seconds < 60:
+            return _("overdue since %(date)s", date=format_datetime(request.due_at, "short"))
+        return _("overdue by %(time)s", time=working_time(-seconds))
+    return working_time(seconds)
+
+
+def working_time(seconds: int) -> str:
+    """Office time in working days and hours ('2 working days 3 h'), minutes under an hour."""
+    days, rest = divmod(max(int(seconds), 0), OFFICE_SECONDS_PER_DAY)
     hours = rest // 3600
+    if not days and not hours:
+        return _("%(num)d min", num=rest // 60)
     parts = []
     if days:
         parts.append(ngettext("%(num)d working day", "%(num)d working days", days))
-    if hours or not days:
+    if hours:
         parts.append(ngettext("%(num)d h", "%(num)d h", hours))
-    text = " ".join(parts)
-    return _("%(time)s late", time=text) if late else text
+    return " ".join(parts)
 
 
 NOTICE_TEXTS = {

@@ -125,9 +125,26 @@ def _target(request: ServiceRequest, level: str) -> User | None:
     return db.session.scalar(query.order_by(User.id).limit(1))
 
 
+def _breach_owner(request: ServiceRequest) -> int | None:
+    """Who was accountable when this clock run breached (the head rung), else who is now.
+
+    The supervisor rung is the same breach gone on longer: a reassignment in between does
+    not hand it to the new employee.
+    """
+    owner = db.session.scalar(
+        sa.select(Escalation.accountable_id).where(
+            Escalation.request_id == request.id,
+            Escalation.clock_epoch == request.clock_epoch,
+            Escalation.level == "head",
+        )
+    )
+    return owner if owner is not None else request.assignee_id
+
+
 def fire(request: ServiceRequest, level: str, due_at: datetime, now: datetime) -> bool:
     """Record the rung and tell its person; False if it had already fired."""
     target = _target(request, level)
+    accountable_id = _breach_owner(request) if level == "supervisor" else request.assignee_id
     # One statement decides: the unique constraint with ON CONFLICT DO NOTHING, inside the
     # sweep's transaction, so a crash before its commit leaves neither the rung nor its event.
     dialect = db.session.get_bind().dialect.name
@@ -139,7 +156,7 @@ def fire(request: ServiceRequest, level: str, due_at: datetime, now: datetime) -
             level=level,
             clock_epoch=request.clock_epoch,
             target_user_id=target.id if target else None,
-            accountable_id=request.assignee_id,
+            accountable_id=accountable_id,
             due_at=due_at,
             fired_at=now,
         )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from portal import lifecycle
 from portal.extensions import db
 from portal.models import FINAL_STATES, Event, Role, ServiceRequest, State, User
+from portal.services import approvals
 from tests.helpers import (
     answer,
     ask_for,
@@ -36,6 +37,11 @@ class Desk:
         self.applicant = make.applicant()
         self._signed_in = None  # who the client is logged in as
 
+    def needs_approval(self):
+        """The head of the department signs off this service before a decision."""
+        approvals.set_approvers(self.service, ["role:head"])
+        db.session.commit()
+
     def _as(self, user):
         if self._signed_in is not user:
             sign_in(self.client, user)
@@ -57,7 +63,7 @@ class Desk:
             "in_review": ["accept"],
             "awaiting_documents": ["ask"],
             "in_approval": ["accept", "send_to_approval"],
-            "approved": ["accept", "send_to_approval", "approve"],
+            "approved": ["accept", "approve"],  # a service no one signs off
             "rejected": ["reject"],
             "withdrawn": ["withdraw"],
         }[state]
@@ -113,12 +119,31 @@ def test_employee_cannot_send_to_approval_before_review(desk):
 
 
 def test_employee_cannot_approve_before_the_approval_stage(desk):
+    desk.needs_approval()
     reference = desk.bring(desk.new_request(), "in_review")
     before = snapshot(reference)
+    client = desk.as_employee()
+    assert 'value="approve"' not in text(client.get(f"/staff/requests/{reference}"))
 
-    response = staff_act(desk.as_employee(), reference, "approve")
+    response = staff_act(client, reference, "approve")
 
-    refused_and_unchanged(response, reference, before, state_word="in review")
+    page = refused_and_unchanged(response, reference, before)
+    assert "This service needs approvals: send the request to approval first." in page
+
+
+def test_nobody_to_approve_means_no_approval_stage(desk):
+    reference = desk.bring(desk.new_request(), "in_review")
+    before = snapshot(reference)
+    client = desk.as_employee()
+    page = text(client.get(f"/staff/requests/{reference}"))
+    assert 'value="send_to_approval"' not in page and 'value="approve"' in page
+
+    response = staff_act(client, reference, "send_to_approval")
+
+    page = refused_and_unchanged(response, reference, before)
+    assert "No one signs off this service: decide the request yourself" in page
+    assert staff_act(client, reference, "approve").status_code == 302
+    assert snapshot(reference)["state"] == "approved"
 
 
 def test_employee_cannot_ask_again_while_documents_are_awaited(desk):
@@ -224,6 +249,7 @@ def test_unknown_action_is_refused(desk):
 
 
 def test_employee_returns_a_request_from_approval_to_review_with_a_reason(desk):
+    desk.needs_approval()
     reference = desk.bring(desk.new_request(), "in_approval")
     client = desk.as_employee()
     before = snapshot(reference)
@@ -251,8 +277,7 @@ def test_every_transition_is_an_event_with_who_and_from_which_state(desk):
     assert [(e.kind, e.from_state, e.to_state) for e in events] == [
         ("submitted", None, "submitted"),
         ("accept_documents", "submitted", "in_review"),
-        ("send_to_approval", "in_review", "in_approval"),
-        ("approve", "in_approval", "approved"),
+        ("approve", "in_review", "approved"),
     ]
     assert events[0].actor_id == desk.applicant.id
     assert {e.actor_id for e in events[1:]} == {desk.employee.id}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -141,3 +142,47 @@ def test_seeding_again_changes_nothing(runner):
 
     assert "nothing changed" in output
     assert {model.__name__: count(model) for model in tables} == before
+
+
+def test_seeded_approvals_have_people_to_ask_and_figures_to_show(runner, client):
+    from portal.models import ApprovalStep
+    from portal.services import approvals, boards
+    from tests.helpers import main, sign_in
+
+    seed(runner)
+
+    services = db.session.scalars(sa.select(Service)).all()
+    assert sum(bool(s.approvers) for s in services) >= 5
+    assert sum(not s.approvers for s in services) >= 2
+    # Nobody is ever sent to approval with no one to approve.
+    for request in db.session.scalars(sa.select(ServiceRequest)):
+        kinds = [e.kind for e in request.events]
+        if not request.service.approvers:
+            assert "send_to_approval" not in kinds, request.reference
+        if request.state == "in_approval":
+            assert approvals.waiting(request), request.reference
+    steps = db.session.scalars(sa.select(ApprovalStep)).all()
+    outcomes = Counter(s.outcome for s in steps)
+    assert outcomes["approved"] >= 5 and outcomes["returned"] >= 1 and outcomes[None] >= 3
+    given = db.session.scalars(sa.select(Event).where(Event.kind == "approval_given")).all()
+    assert len(given) == outcomes["approved"]
+    assert all(e.actor_id not in (None, e.request.assignee_id) for e in given)
+    approved = [
+        r
+        for r in db.session.scalars(
+            sa.select(ServiceRequest).where(ServiceRequest.state == "approved")
+        )
+    ]
+    assert {bool(r.service.approvers) for r in approved} == {True, False}
+
+    # The figures: approval time per stage on the trends, and someone's approvals page.
+    assert approvals.approval_time_by_stage()
+    assert boards.trends()["approvals"]
+    waiting_on = [u for u in users(Role.HEAD, Role.SUPERVISOR, Role.STAFF) if approvals.queue(u)]
+    assert waiting_on
+    sign_in(client, waiting_on[0], password=PASSWORD)
+    page = main(client.get("/staff/approvals"))
+    assert approvals.queue(waiting_on[0])[0].request.reference in page
+    sign_in(client, users(Role.SUPERVISOR)[0], password=PASSWORD)
+    trends = main(client.get("/supervisor/trends"))
+    assert "No approval was answered in this period." not in trends

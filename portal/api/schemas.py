@@ -148,6 +148,19 @@ COMPONENTS: dict[str, dict] = {
             "uploaded_at": DATETIME,
         }
     ),
+    # A rung of the escalation ladder, and who was accountable when it fired (staff only).
+    "Escalation": obj(
+        {
+            "level": {
+                "type": "string",
+                "enum": ["at_risk", "head", "supervisor", "intake", "approval"],
+            },
+            "fired_at": DATETIME,
+            "due_at": DATETIME,
+            "accountable_employee": nullable(ref("Person")),
+            "acknowledged_at": nullable(DATETIME),
+        }
+    ),
     "Event": obj(
         {
             "at": DATETIME,
@@ -177,7 +190,22 @@ COMPONENTS["RequestDetail"] = {
                     "type": "array",
                     "items": {"type": "string", "enum": sorted(TRANSITIONS)},
                 },
-            }
+                "escalations": {
+                    "type": "array",
+                    "items": ref("Escalation"),
+                    "description": "Staff, heads and supervisors only; oldest first.",
+                },
+            },
+            required=[
+                "description",
+                "decided_at",
+                "decision_reason",
+                "waiting_policy",
+                "open_document_request",
+                "documents",
+                "timeline",
+                "allowed_actions",
+            ],
         ),
     ]
 }

@@ -11,12 +11,14 @@ from portal.models import (
     Document,
     DocumentRequest,
     DocumentType,
+    Escalation,
     Event,
+    Role,
     Service,
     ServiceRequest,
     User,
 )
-from portal.services import access
+from portal.services import access, approvals, boards
 from sla import deadlines
 
 
@@ -133,6 +135,16 @@ def event(ev: Event, user: User | None = None) -> dict:
     }
 
 
+def escalation(rung: Escalation) -> dict:
+    return {
+        "level": rung.level,
+        "fired_at": when(rung.fired_at),
+        "due_at": when(rung.due_at),
+        "accountable_employee": person(rung.accountable),
+        "acknowledged_at": when(rung.acknowledged_at),
+    }
+
+
 def allowed_actions(user: User, req: ServiceRequest) -> list[str]:
     """What this person could do next through the API, by the one state machine."""
     if user.role == "applicant":
@@ -141,11 +153,11 @@ def allowed_actions(user: User, req: ServiceRequest) -> list[str]:
         candidates = [*STAFF_ACTIONS, "return_to_review"]
     else:
         candidates = []
-    return [a for a in candidates if lifecycle.is_allowed(req, a)]
+    return [a for a in candidates if lifecycle.is_allowed(req, a) and approvals.offered(req, a)]
 
 
 def detail(user: User, req: ServiceRequest) -> dict:
-    return {
+    shown = {
         **summary(req),
         "description": req.description,
         "decided_at": when(req.decided_at),
@@ -156,3 +168,6 @@ def detail(user: User, req: ServiceRequest) -> dict:
         "timeline": [event(e, user) for e in access.visible_events(user, req)],
         "allowed_actions": allowed_actions(user, req),
     }
+    if user.role != Role.APPLICANT:  # the ladder is the administration's own business
+        shown["escalations"] = [escalation(e) for e in boards.escalation_history(req)]
+    return shown

@@ -290,6 +290,43 @@ def close_round(request: ServiceRequest, now: datetime) -> int:
     return closed
 
 
+def needed(request: ServiceRequest) -> bool:
+    """Whether the request's service asks anyone to sign off before a decision to approve."""
+    return bool(request.service.approvers)
+
+
+def offered(request: ServiceRequest, action: str) -> bool:
+    """Whether a caseworker is offered `action` now, as far as sign-offs go: sending to
+    approval only where someone approves; approving from review only where no one has to,
+    and in approval only once every sign-off is given."""
+    if action == "send_to_approval":
+        return needed(request)
+    if action == "approve":
+        if request.state == "in_review":
+            return not needed(request)
+        return not waiting(request)
+    return True
+
+
+def check_route(request: ServiceRequest, action: str) -> None:
+    """Refuse sending to approval with no one to approve, and approving past the approvers."""
+    if action == "send_to_approval" and not needed(request):
+        raise ServiceError(
+            _l(
+                "No one signs off this service: decide the request yourself "
+                "(an administrator can name approvers for the service)."
+            ),
+            code="conflict",
+        )
+    if action == "approve" and request.state == "in_review" and needed(request):
+        raise ServiceError(
+            _l("This service needs approvals: send the request to approval first."),
+            code="conflict",
+        )
+    if action == "approve":
+        check_all_given(request)
+
+
 def check_all_given(request: ServiceRequest) -> None:
     """Refuse a decision to approve while a sign-off is still missing."""
     if request.state == "in_approval" and waiting(request):

@@ -316,7 +316,7 @@ def pending_escalations(department_id: int) -> tuple[list[Escalation], int]:
         .where(*where)
         .order_by(Escalation.fired_at.desc(), Escalation.id.desc())
         .limit(PENDING_SHOWN)
-        .options(joinedload(Escalation.request).joinedload(R.assignee))
+        .options(joinedload(Escalation.request), joinedload(Escalation.accountable))
     )
     return list(shown), total
 
@@ -390,7 +390,7 @@ def breaches(user: User, filters: BreachFilters, everything: bool = False) -> Pa
         counted = counted.join(R, Escalation.request_id == R.id)
     request = joinedload(Escalation.request)
     query = base.order_by(Escalation.fired_at.desc(), Escalation.id.desc()).options(
-        request.joinedload(R.assignee),
+        joinedload(Escalation.accountable),
         request.joinedload(R.service),
         request.joinedload(R.department),
         joinedload(Escalation.acknowledged_by),
@@ -486,7 +486,13 @@ def breach_figures(by: str, start: datetime, end: datetime, into: dict) -> dict:
             )
         )
 
-    key = sa.func.min(Escalation.accountable_id) if by == "person" else sa.func.min(R.department_id)
+    # The breach is the head rung's person's; a supervisor rung alone (no head rung) its own.
+    head_rung_person = sa.func.max(sa.case((Escalation.level == "head", Escalation.accountable_id)))
+    key = (
+        sa.func.coalesce(head_rung_person, sa.func.min(Escalation.accountable_id))
+        if by == "person"
+        else sa.func.min(R.department_id)
+    )
     per_breach = (
         sa.select(
             key.label("key"),

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 import notifications
 from notifications.outbox import LANGUAGES
 from portal.extensions import db
-from portal.models import OPEN_STATES, Department, Role, ServiceRequest, User
+from portal.models import OPEN_STATES, Department, Escalation, Role, ServiceRequest, User
 from sla import clock, deadlines
 
 DIGEST_TIME = time(8, 30)
@@ -47,6 +47,8 @@ class DepartmentDigest:
     counts: Counts
     due_today: list[ServiceRequest] = field(default_factory=list)
     breached: list[ServiceRequest] = field(default_factory=list)
+    # request id -> who was accountable when its deadline passed (it may have moved since)
+    breach_owners: dict[int, User] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,7 +111,30 @@ def department_digest(department: Department, day: date | None = None) -> Depart
         .where(opened, ServiceRequest.sla_state == "breached")
         .order_by(ServiceRequest.due_at)
     ).all()
-    return DepartmentDigest(department, counts, list(due_today), list(breached))
+    return DepartmentDigest(
+        department, counts, list(due_today), list(breached), breach_owners(breached)
+    )
+
+
+def breach_owners(requests: list[ServiceRequest]) -> dict[int, User]:
+    """Who each breach is on: the person accountable when its clock run breached."""
+    if not requests:
+        return {}
+    epochs = {r.id: r.clock_epoch for r in requests}
+    rows = db.session.execute(
+        sa.select(Escalation.request_id, Escalation.clock_epoch, User)
+        .join(User, User.id == Escalation.accountable_id)
+        .where(
+            Escalation.request_id.in_(list(epochs)),
+            Escalation.level.in_(("head", "supervisor")),
+        )
+        .order_by(Escalation.fired_at, Escalation.id)
+    )
+    owners: dict[int, User] = {}
+    for request_id, epoch, person in rows:
+        if epoch == epochs[request_id]:
+            owners.setdefault(request_id, person)
+    return owners
 
 
 def summary(day: date | None = None) -> Summary:

@@ -330,8 +330,8 @@ def act(user: User, reference: str, action: str, reason: str | None = None) -> S
     reason = (reason or "").strip()
     if action in ("reject", "return_to_review") and not reason:
         raise ServiceError(_l("Give a reason."), field="reason")
-    if action == "approve":
-        approvals.check_all_given(request)
+    if lifecycle.is_allowed(request, action):  # else the lifecycle says why not, below
+        approvals.check_route(request, action)
     was_in_approval = request.state == "in_approval"
     try:
         lifecycle.apply(request, action, user, {"reason": reason} if reason else None)
@@ -547,13 +547,30 @@ def move_to(user: User, reference: str, assignee_id: int, reason: str) -> Servic
         raise ServiceError(
             _l("The request is already assigned to this employee."), field="assignee"
         )
+    previous = request.assignee
     _assign(request, assignee, actor=user, reason=reason)
+    moment = clock.now().isoformat()
     notifications.notify(
         assignee,
         "reassigned",
         request=request,
         context={"reason": reason},
-        key=f"reassigned:{request.id}:{assignee.id}:{clock.now().isoformat()}",
+        key=f"reassigned:{request.id}:{assignee.id}:{moment}",
+    )
+    if previous is not None and previous.id != user.id:
+        notifications.notify(
+            previous,
+            "reassigned_away",
+            request=request,
+            context={"reason": reason},
+            key=f"reassigned_away:{request.id}:{previous.id}:{moment}",
+        )
+    # The applicant was told who is accountable; the head's reason is internal.
+    notifications.notify(
+        request.applicant,
+        "accountable_changed",
+        request=request,
+        key=f"accountable_changed:{request.id}:{assignee.id}:{moment}",
     )
     return request
 

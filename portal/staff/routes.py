@@ -102,9 +102,9 @@ def _status(error: ServiceError) -> int:
 
 def render_detail(found, status=200, **forms):
     may_act = access.can_act_as_caseworker(current_user, found)
-    actions = [a for a in STAFF_ACTIONS if may_act and is_allowed(found, a)]
-    if "approve" in actions and approvals.waiting(found):
-        actions.remove("approve")  # sign-offs first (portal/services/approvals.py)
+    actions = [
+        a for a in STAFF_ACTIONS if may_act and is_allowed(found, a) and approvals.offered(found, a)
+    ]
     context = {
         "req": found,
         "actions": actions,

@@ -71,7 +71,7 @@ def breaches():
                     e.request.reference,
                     e.request.department.name,
                     e.request.service.title,
-                    e.request.assignee.full_name if e.request.assignee else None,
+                    e.accountable.full_name if e.accountable else None,
                     escalations.level_label(e.level),
                     e.fired_at.isoformat(),
                     e.due_at.isoformat(),

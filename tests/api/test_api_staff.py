@@ -51,8 +51,7 @@ def test_employee_works_a_request_through_to_approval(api, world):
     assert detail["allowed_actions"] == ["accept_documents", "request_documents", "reject"]
     for action, state in (
         ("accept_documents", "in_review"),
-        ("send_to_approval", "in_approval"),
-        ("approve", "approved"),
+        ("approve", "approved"),  # no one signs this service off
     ):
         response = aigerim.act(reference, action)
         assert response.status_code == 200, response.get_json()
@@ -61,6 +60,19 @@ def test_employee_works_a_request_through_to_approval(api, world):
     assert body["decided_at"] is not None
     assert body["time_left"]["working_seconds"] is None
     assert event_kinds(reference)[-2:] == ["approve", "clock_stopped"]
+
+
+def test_sending_to_approval_with_no_one_to_approve_is_a_409(api, world):
+    reference = _submitted_to(api, world, world.aigerim)
+    aigerim = api(world.aigerim)
+    reviewed = aigerim.act(reference, "accept_documents").get_json()
+    assert reviewed["allowed_actions"] == ["request_documents", "approve", "reject"]
+    before = snapshot(reference)
+
+    error = assert_error(aigerim.act(reference, "send_to_approval"), 409, "conflict")
+
+    assert "No one signs off this service" in error["message"]
+    assert snapshot(reference) == before
 
 
 def test_an_illegal_transition_is_409_and_changes_nothing(api, world):

@@ -236,9 +236,14 @@ def test_a_service_without_approvers_is_decided_as_before(chancery, client, trav
     db.session.commit()
     travel(almaty(2026, 2, 2, 10, 0))
     request = chancery.submit()
-    chancery.to_approval(request)
-    assert steps(request) == []
     sign_in(client, chancery.employee)
+    assert _act(client, request.reference, "accept_documents").status_code == 302
+    page = text(client.get(f"/staff/requests/{request.reference}"))
+    assert 'value="send_to_approval"' not in page
+    refused = _act(client, request.reference, "send_to_approval")
+    assert refused.status_code == 409
+    assert "No one signs off this service: decide the request yourself" in text(refused)
+    assert (_state(request), steps(request)) == ("in_review", [])
     assert _act(client, request.reference, "approve").status_code == 302
     assert _state(request) == "approved"
 

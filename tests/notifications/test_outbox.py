@@ -218,6 +218,8 @@ REQUEST_TEMPLATES = (
     "escalation_head",
     "escalation_supervisor",
     "reassigned",
+    "reassigned_away",
+    "accountable_changed",
 )
 
 

@@ -120,8 +120,7 @@ def requests_made(api, world, travel):
     bus = saule.submitted(world.bus_permit, description="Route 12")
     head = api(world.head)
     head.act(permit, "accept_documents")
-    for action in ("accept_documents", "send_to_approval"):
-        head.act(notice, action)
+    head.act(notice, "accept_documents")
     head.act(notice, "approve")
     return {"permit": permit, "notice": notice, "bus": bus}
 

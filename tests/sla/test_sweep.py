@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models import ChaseReminder, Escalation, ServiceRequest
+from portal.services import approvals
 from portal.services import requests as request_service
 from sla import clock, ladder, sweep
 from tests.sla.stories import almaty as at
@@ -379,6 +380,8 @@ def test_sending_to_approval_brings_the_next_check_forward_to_the_approval_targe
     """A stage with its own target is checked on time, not at the next overall rung."""
     office = open_office(make, target_days=10, approval_days=1)
     travel(at(2026, 2, 2, 10, 0))
+    approvals.set_approvers(office.service, ["role:supervisor"])
+    db.session.commit()
     request = submit(office)
     assert clock_of(request).next_check_at == at(2026, 2, 12, 11, 30)  # overall at-risk
 
