@@ -21,12 +21,14 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 from flask import current_app
+from rq import Worker
 
 from notifications.outbox import DEAD, OutboxMessage
 from portal import create_app
 from portal.extensions import db
 from portal.models import ApprovalStep, CalendarOverride, Escalation, Role, ServiceApprover
 from portal.observability import HEARTBEAT_KEY
+from portal.queueing import QUEUES
 from portal.services import requests as request_service
 from portal.services import tokens
 from portal.services.requests import Upload
@@ -242,8 +244,9 @@ def visitors(app, make):
         restore_stage(app, _STAGES[0])
     else:
         _STAGES.append(save_stage(app, build_world(make)))
-    # A sweep just ran, as far as /healthz can tell.
+    # A sweep just ran and a worker serves every queue, as far as /healthz can tell.
     app.extensions["redis"].set(HEARTBEAT_KEY, clock.now().isoformat())
+    Worker(list(QUEUES), connection=app.extensions["redis"]).register_birth()
     return Visitors(app, _STAGES[0])
 
 
