@@ -95,6 +95,7 @@ def test_session_cookie_is_httponly_and_lax(client, make, login):
 )
 def test_secure_cookie_unless_debugging_testing_or_plain_http(app, settings, secure):
     config = {**app.config, "TESTING": False, "DEBUG": False, "SESSION_COOKIE_SECURE": None}
+    config["REDIS_STANDIN"] = True  # a production app, but no Redis server in this test
     config.pop("SESSION_COOKIE_NAME")
     built = create_app({**config, **settings})
     assert built.config["SESSION_COOKIE_SECURE"] is secure
@@ -105,6 +106,7 @@ def test_secure_cookie_unless_debugging_testing_or_plain_http(app, settings, sec
 
 def test_secure_cookie_is_set_over_tls_in_production(app, make):
     config = {**app.config, "TESTING": False, "SESSION_COOKIE_SECURE": None}
+    config["REDIS_STANDIN"] = True
     config.pop("SESSION_COOKIE_NAME")
     production = create_app({**config, "BASE_URL": "https://localhost"})
     browser = production.test_client()
