@@ -77,25 +77,30 @@ def encrypted(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def scan(pages: int = 1, image: bytes | None = None) -> bytes:
-    """A scan: each page one JPEG image (the same one), drawn full page."""
-    image = image if image is not None else jpeg()
-    width, height = struct.unpack(">HH", image[image.index(b"\xff\xc0") + 5 :][:4])[::-1]
-    kids = b" ".join(b"%d 0 R" % (4 + 2 * n) for n in range(pages))
+def scan(pages: int = 1, images: list[bytes] | None = None) -> bytes:
+    """A scan: each page one greyscale JPEG drawn full page (`images`, one per page;
+    by default the 8x8 one on each of `pages` pages)."""
+    images = images if images is not None else [jpeg()] * pages
+    count = len(images)
+    kids = b" ".join(b"%d 0 R" % (3 + 3 * n) for n in range(count))
     bodies = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
-        stream(
-            b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
-            b"/BitsPerComponent 8 /Filter /DCTDecode" % (width, height),
-            image,
-        ),
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, count),
     ]
     drawing = b"q 595 0 0 842 0 0 cm /Im0 Do Q"
-    for n in range(pages):
+    for n, image in enumerate(images):
+        frame = image.index(b"\xff\xc0") + 5
+        height, width = struct.unpack(">HH", image[frame : frame + 4])
         bodies.append(
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R "
-            b"/Resources << /XObject << /Im0 3 0 R >> >> >>" % (5 + 2 * n)
+            b"/Resources << /XObject << /Im0 %d 0 R >> >> >>" % (5 + 3 * n, 4 + 3 * n)
+        )
+        bodies.append(
+            stream(
+                b"/Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+                b"/BitsPerComponent 8 /Filter /DCTDecode" % (width, height),
+                image,
+            )
         )
         bodies.append(stream(b"", drawing))
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
@@ -175,19 +180,20 @@ def pdf_packed(
         offsets[number] = len(out)
         out += b"%d 0 obj\n" % number + text + b"\nendobj\n"
     size = xref_number + 1
+    index = {number: at for at, number in enumerate(packed)}
     rows = []
     for number in range(size):
         if number in offsets:
-            rows.append(struct.pack(">BIH", 1, offsets[number], 0))
+            rows.append(struct.pack(">BII", 1, offsets[number], 0))
         elif number in packed:
-            rows.append(struct.pack(">BIH", 2, container, list(packed).index(number)))
+            rows.append(struct.pack(">BII", 2, container, index[number]))
         elif number == xref_number:
-            rows.append(struct.pack(">BIH", 1, len(out), 0))
+            rows.append(struct.pack(">BII", 1, len(out), 0))
         else:
-            rows.append(struct.pack(">BIH", 0, 0, 65535))
+            rows.append(struct.pack(">BII", 0, 0, 65535))
     xref_at = len(out)
     out += b"%d 0 obj\n" % xref_number
-    out += stream(b"/Type /XRef /Size %d /W [1 4 2] /Root 1 0 R" % size, b"".join(rows))
+    out += stream(b"/Type /XRef /Size %d /W [1 4 4] /Root 1 0 R" % size, b"".join(rows))
     out += b"\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref_at
     return bytes(out)
 
