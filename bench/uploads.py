@@ -75,12 +75,12 @@ def grown_attacks() -> dict[str, bytes]:
     action = b"<< /S /JavaScript /JS (app.alert(1)) >>"
     many = tuple(b"<< /N %d >>" % n for n in range(100_000))
     return {
-        "10MB pdf-quadratic-stream-keywords": corpus.pdf(tail=b"%stream\n" * 1_300_000),
-        "10MB pdf-quadratic-object-headers": corpus.pdf(tail=b"%1 0 obj stream\n" * 650_000),
-        "10MB pdf-huge-xref-table (500,000 entries)": corpus.pdf(free=500_000),
-        "10MB pdf-100,000-objects": corpus.pdf(objects=many),
-        "10MB pdf-100,000-objects-then-javascript": corpus.pdf(objects=(*many, action)),
-        "10MB pdf-objstm-100,000-objects": corpus.pdf_packed(
+        "pdf-quadratic-stream-keywords": corpus.pdf(tail=b"%stream\n" * 1_300_000),
+        "pdf-quadratic-object-headers": corpus.pdf(tail=b"%1 0 obj stream\n" * 650_000),
+        "pdf-huge-xref-table (500,000 entries)": corpus.pdf(free=500_000),
+        "pdf-100,000-objects": corpus.pdf(objects=many),
+        "pdf-100,000-objects-then-javascript": corpus.pdf(objects=(*many, action)),
+        "pdf-objstm-100,000-objects": corpus.pdf_packed(
             {n: b"<< /N %d >>" % n for n in range(5, 100_005)}
         ),
         "pdf-objstm-deflate-bomb (1 GB)": corpus.pdf_packed(
@@ -88,7 +88,7 @@ def grown_attacks() -> dict[str, bytes]:
             filters=b"/Filter [/FlateDecode /FlateDecode /FlateDecode]",
             encode=lambda _data: corpus.deflate_bomb(1024**3, rounds=3),
         ),
-        "10MB random bytes after a PDF header": b"%PDF-1.7\n" + random.randbytes(10 * MB - 9),
+        "random bytes after a PDF header": b"%PDF-1.7\n" + random.randbytes(10 * MB - 9),
         "png-bomb-30000-square": corpus.png_sized(30000, 30000),
         "png 7000x7000 (49 MP, under the limit)": corpus.png_sized(7000, 7000),
         "jpeg-bomb-65000-square": corpus.jpeg_sized(65000, 65000),
@@ -138,10 +138,12 @@ def main() -> None:
     print("\n## attacks at the 10 MB size limit\n")
     grown = [row(name, data, args.runs) for name, data in grown_attacks().items()]
     table(grown)
-    worst = max(grown, key=lambda r: r[4])
-    print(
-        f"\nworst per MB: {worst[0]} {worst[4]:.3f} s/MB; slowest: {max(r[3] for r in grown):.2f} s"
-    )
+    # Per MB means something for files of a megabyte or more; below that the checker
+    # process's start-up (a fixed cost) dominates.
+    worst = max((r for r in grown if r[1] >= MB), key=lambda r: r[4])
+    slowest = max(grown, key=lambda r: r[3])
+    print(f"\nworst per MB (files >= 1 MB): {worst[0]} {worst[4]:.3f} s/MB")
+    print(f"slowest of all: {slowest[0]} {slowest[3]:.2f} s")
 
     print("\n## normal files\n")
     normal = [row(name, data, args.runs) for name, data in normal_files().items()]
