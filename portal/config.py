@@ -55,6 +55,16 @@ def from_environment(instance_path: Path) -> dict:
         "MAX_UPLOAD_BYTES": max_upload_mb * 1024 * 1024,
         # Several documents per form; a hard ceiling against abuse, per file checked in forms.
         "MAX_CONTENT_LENGTH": (max_upload_mb * 8 + 1) * 1024 * 1024,
+        # The content check of each upload runs in its own process under these limits.
+        "UPLOAD_CHECK_CPU_SECONDS": int(os.environ.get("UPLOAD_CHECK_CPU_SECONDS", "2")),
+        "UPLOAD_CHECK_MEMORY_MB": int(os.environ.get("UPLOAD_CHECK_MEMORY_MB", "512")),
+        "UPLOAD_CHECK_WALL_SECONDS": float(os.environ.get("UPLOAD_CHECK_WALL_SECONDS", "4")),
+        "UPLOAD_MAX_IMAGE_PIXELS": int(os.environ.get("UPLOAD_MAX_IMAGE_PIXELS", "50000000")),
+        # Storage per applicant and per business (BIN) in 24 hours, in MB (0: no quota).
+        "UPLOAD_QUOTA_MB_PER_DAY": int(os.environ.get("UPLOAD_QUOTA_MB_PER_DAY", "200")),
+        "UPLOAD_QUOTA_MB_PER_BUSINESS_PER_DAY": int(
+            os.environ.get("UPLOAD_QUOTA_MB_PER_BUSINESS_PER_DAY", "500")
+        ),
         "REFERENCE_PREFIX": os.environ.get("REFERENCE_PREFIX", "SHY"),
         "TIMEZONE": os.environ.get("MOLDIR_TIMEZONE", "Asia/Almaty"),
         "BABEL_DEFAULT_LOCALE": "ru",

@@ -10,12 +10,20 @@ import struct
 import zlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal.uploads import ALLOWED, UploadRejected, inspect, safe_display_name, sniff
+from portal.uploads import (
+    ALLOWED,
+    CheckLimits,
+    UploadRejected,
+    check_content,
+    inspect,
+    safe_display_name,
+    sniff,
+)
 from tests.security.corpus import jpeg as tiny_jpeg
-from tests.security.corpus import pdf, png_chunk
+from tests.security.corpus import jpeg_sized, pdf, pdf_packed, png_chunk, png_sized
 from tests.security.corpus import png as tiny_png
 
 MB = 1024 * 1024
@@ -113,9 +121,9 @@ def test_short_reads_are_fine(piece: int) -> None:
     )
 
 
-def test_large_pdf_is_scanned_past_the_first_chunk() -> None:
+def test_large_pdf_is_checked_past_the_first_chunk() -> None:
     padding = b"% " + b"x" * 100 + b"\n"
-    data = minimal_pdf(tail=padding * 5000 + b"4 0 obj\n<< /S /JavaScript >>\nendobj\n")
+    data = pdf(objects=(b"<< /S /JavaScript >>",), tail=padding * 5000)
     assert len(data) > 256 * 1024
     assert rejection(data).code == "active_content"
     stream = CountingStream(data, piece=1000)
@@ -312,10 +320,10 @@ def test_safe_display_name_is_always_safe(filename: str) -> None:
     "extra",
     [
         b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >> ",
-        b"/Names << /JavaScript 4 0 R >> ",
+        b"/Names << /JavaScript << /Names [(a) << /S /JavaScript /JS (x) >>] >> >> ",
         b"/OpenAction 4 0 R /AA << /WC 5 0 R >> ",
         b"/OpenAction << /S /Launch /F (cmd.exe) >> ",
-        b"/Names << /EmbeddedFiles 4 0 R >> ",
+        b"/Names << /EmbeddedFiles << /Names [] >> >> ",
         b"/X << /Type /EmbeddedFile >> ",
         b"/OpenAction << /S /J#61vaScript /J#53 (x) >> ",
         b"/OpenAction << /S /#4a#61#76#61#53#63#72#69#70#74 >> ",
@@ -331,7 +339,7 @@ def test_pdf_active_content(extra: bytes) -> None:
 
 
 def test_pdf_active_content_in_a_later_object() -> None:
-    data = minimal_pdf(tail=b"4 0 obj\n<< /S /JavaScript /JS 5 0 R >>\nendobj\n")
+    data = pdf(objects=(b"<< /S /JavaScript /JS 5 0 R >>",))
     assert rejection(data).code == "active_content"
 
 
@@ -349,58 +357,124 @@ def test_pdf_without_active_content(extra: bytes) -> None:
     assert inspect(io.BytesIO(data), "a.pdf", LIMIT)[0] == "application/pdf"
 
 
-def stream_object(number: int, dictionary: bytes, body: bytes) -> bytes:
-    return (
-        b"%d 0 obj\n<< %s /Length %d >>\nstream\n" % (number, dictionary, len(body))
-        + body
-        + b"\nendstream\nendobj\n"
-    )
+def stream_object(dictionary: bytes, body: bytes) -> bytes:
+    return b"<< %s /Length %d >>\nstream\n" % (dictionary, len(body)) + body + b"\nendstream"
 
 
 def test_pdf_encoded_stream_bytes_do_not_count() -> None:
     # Image data can hold "/JS " by chance; in an encoded stream it is not PDF syntax.
     image = noise(500, 1) + b"/JS " + noise(500, 2) + b"/AA\n" + noise(100, 3)
-    data = minimal_pdf(tail=stream_object(4, b"/Filter /DCTDecode /Width 8 /Height 8", image))
+    data = pdf(objects=(stream_object(b"/Filter /DCTDecode /Width 8 /Height 8", image),))
     assert inspect(io.BytesIO(data), "a.pdf", LIMIT)[0] == "application/pdf"
 
 
-def test_pdf_unencoded_stream_is_scanned() -> None:
-    # An uncompressed object stream is readable PDF syntax.
-    body = b"5 0 << /S /JavaScript /JS (x) >>"
-    data = minimal_pdf(tail=stream_object(4, b"/Type /ObjStm /N 1 /First 4", body))
+def test_pdf_uncompressed_object_stream_is_read() -> None:
+    data = pdf_packed({5: b"<< /S /JavaScript /JS (x) >>"}, filters=b"", encode=bytes)
     assert rejection(data).code == "active_content"
 
 
-def test_pdf_fake_stream_hiding_objects_is_scanned() -> None:
-    # A "stream" opened in a comment to hide real objects: the body has object syntax.
-    hidden = b"% << /Filter /FlateDecode >>\nstream\n4 0 obj\n<< /S /JavaScript >>\nendobj\n"
-    data = minimal_pdf(tail=hidden + b"endstream\n")
-    assert rejection(data).code == "active_content"
-
-
-def test_pdf_names_after_encoded_stream_are_scanned() -> None:
-    tail = stream_object(4, b"/Filter /FlateDecode", zlib.compress(b"q Q")) + (
-        b"5 0 obj\n<< /S /Launch >>\nendobj\n"
-    )
-    assert rejection(minimal_pdf(tail=tail)).code == "active_content"
+def test_pdf_objects_after_an_encoded_stream_are_read() -> None:
+    flate = stream_object(b"/Filter /FlateDecode", zlib.compress(b"q Q"))
+    assert rejection(pdf(objects=(flate, b"<< /S /Launch >>"))).code == "active_content"
 
 
 def test_pdf_with_many_random_encoded_streams_is_accepted() -> None:
-    # About 1 MB of random "image data": scanning it raw would reject ~1 in 130 such files.
-    tail = b"".join(
-        stream_object(n, b"/Filter /FlateDecode", noise(64 * 1024, n)) for n in range(4, 20)
-    )
-    data = minimal_pdf(tail=tail)
+    # About 1 MB of random "image data": a pattern scan of it would match names by chance.
+    streams = tuple(stream_object(b"/Filter /FlateDecode", noise(64 * 1024, n)) for n in range(16))
+    data = pdf(objects=streams)
     assert inspect(io.BytesIO(data), "a.pdf", LIMIT)[0] == "application/pdf"
 
 
+@pytest.mark.parametrize(
+    "uri, accepted",
+    [
+        (b"https://egov.kz/", True),
+        (b"HTTP://example.kz/a?b=c", True),
+        (b"mailto:akimat@example.kz", True),
+        (b"javascript:app.alert(1)", False),
+        (b"JaVaScRiPt:x", False),
+        (b" java\tscript:x", False),
+        (b"file:///C:/Windows/system32/calc.exe", False),
+        (b"\\\\evil\\share\\x", False),
+        (b"data:text/html,x", False),
+        (b"smb://evil/share", False),
+        (b"relative/path.html", False),
+    ],
+)
+def test_pdf_links_open_only_web_and_mail_addresses(uri: bytes, accepted: bool) -> None:
+    link = b"<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /A << /S /URI /URI (%s) >> >>" % uri
+    data = pdf(page=b"/Annots [4 0 R]", objects=(link,))
+    if accepted:
+        assert inspect(io.BytesIO(data), "a.pdf", LIMIT)[0] == "application/pdf"
+    else:
+        assert rejection(data).code == "active_content"
+
+
+# --- images ----------------------------------------------------------------------------
+
+
+def test_a_large_real_scan_is_accepted() -> None:
+    data = png_sized(4000, 5000)  # 20 million pixels, decoded in full
+    assert inspect(io.BytesIO(data), "scan.png", LIMIT)[0] == "image/png"
+
+
+@pytest.mark.parametrize("data", [png_sized(30000, 30000), jpeg_sized(60000, 60000)])
+def test_image_bombs_are_refused_before_decoding(data: bytes) -> None:
+    assert rejection(data, "scan.png").code == "too_complex"
+
+
+def test_pixel_limit_is_a_setting() -> None:
+    data = png_sized(300, 300)
+    limits = CheckLimits(max_pixels=300 * 300 - 1)
+    with pytest.raises(UploadRejected) as refused:
+        inspect(io.BytesIO(data), "scan.png", LIMIT, limits)
+    assert refused.value.code == "too_complex"
+    assert inspect(io.BytesIO(data), "scan.png", LIMIT, CheckLimits(max_pixels=300 * 300))
+
+
+# --- the check's budget -------------------------------------------------------------------
+
+
+def test_a_check_past_the_wall_clock_limit_is_too_complex() -> None:
+    # The checker process is stopped at the wall-clock limit, whatever it was doing.
+    assert check_content(minimal_pdf(), "application/pdf", CheckLimits(wall_seconds=0.001)) == (
+        "too_complex"
+    )
+
+
+# 150 million grey pixels: 150 MB and about two CPU seconds to decode (pixel limit lifted).
+NO_PIXEL_LIMIT = 10**9
+
+
+def test_a_check_past_the_memory_limit_is_too_complex() -> None:
+    limits = CheckLimits(memory_mb=100, wall_seconds=30, max_pixels=NO_PIXEL_LIMIT)
+    heavy = png_sized(12_000, 12_500, complete=True)
+    assert check_content(heavy, "image/png", limits) == "too_complex"
+    assert check_content(minimal_pdf(), "application/pdf", limits) == "ok"
+
+
+def test_a_check_past_the_cpu_limit_is_too_complex() -> None:
+    # 400 million pixels take several CPU seconds to decode; memory is no limit here.
+    heavier = png_sized(20_000, 20_000, complete=True)
+    limits = CheckLimits(cpu_seconds=1, memory_mb=4096, wall_seconds=60, max_pixels=NO_PIXEL_LIMIT)
+    assert check_content(heavier, "image/png", limits) == "too_complex"
+
+
+@settings(max_examples=25, deadline=None)  # each PDF or image starts a checker process
 @given(st.binary(max_size=2000))
 def test_inspect_only_raises_upload_rejected(data: bytes) -> None:
     for blob in (data, b"%PDF-1.7\n" + data, tiny_png() + data):
         try:
             mime, size, digest = inspect(io.BytesIO(blob), "a.pdf", 1500)
         except UploadRejected as error:
-            assert error.code in {"empty", "too_large", "bad_type", "active_content"}
+            assert error.code in {
+                "empty",
+                "too_large",
+                "bad_type",
+                "active_content",
+                "unreadable",
+                "too_complex",
+            }
         else:
             assert mime in ALLOWED and size == len(blob) <= 1500
             assert digest == hashlib.sha256(blob).hexdigest()

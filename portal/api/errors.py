@@ -14,6 +14,7 @@ SERVICE_STATUS = {
     "conflict": 409,
     "forbidden": 403,
     "too_large": 413,
+    "quota_exceeded": 429,
 }
 
 

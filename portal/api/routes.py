@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, g, jsonify, request
 from flask_babel import gettext as _
 
+from portal import limits
 from portal.api import errors, schemas, serialize
 from portal.api.auth import current_api_user, roles, share_machine_limits
 from portal.api.errors import ApiError
@@ -144,7 +145,7 @@ def _has_nul(value) -> bool:
     return False
 
 
-def _text_field(body: dict, name: str, limit: int = 2000) -> str | None:
+def _text_field(body: dict, name: str, limit: int) -> str | None:
     value = body.get(name)
     if value is None:
         return None
@@ -160,7 +161,22 @@ def _text_field(body: dict, name: str, limit: int = 2000) -> str | None:
 def _multipart():
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type", _("Send the files as multipart/form-data."))
+    _check_text_lengths(request.form)
     return request.form, request.files
+
+
+def _check_text_lengths(form) -> None:
+    """Text fields of a multipart body within the maxLength their declared schema gives.
+
+    (The schema takes its limits from portal/limits.py, as the forms do.)
+    """
+    view = current_app.view_functions.get(request.endpoint)
+    declared = getattr(view, "api_multipart_schema", None) or {}
+    for name, schema in declared.get("properties", {}).items():
+        limit = schema.get("maxLength")
+        if limit is not None and any(len(value) > limit for value in form.getlist(name)):
+            message = _("At most %(num)d characters.", num=limit)
+            raise ApiError(422, "invalid", message, {name: message})
 
 
 def _uploads(files, type_ids) -> list[Upload]:
@@ -331,7 +347,7 @@ def provide_documents(reference: str):
 def withdraw_request(reference: str):
     user = current_api_user()
     access.get_request(user, reference)  # 404 before looking at the body
-    reason = _text_field(_json_body(), "reason")
+    reason = _text_field(_json_body(), "reason", limits.WITHDRAW_REASON)
     updated = request_service.withdraw(user, reference, (reason or "").strip() or None)
     return jsonify(serialize.detail(user, updated))
 
@@ -391,10 +407,12 @@ def act_on_request(reference: str):
     if action not in schemas.STAFF_API_ACTIONS:
         message = _("Unknown action.")
         raise ApiError(422, "invalid", message, {"action": message})
-    reason = _text_field(body, "reason")
+    reason = _text_field(body, "reason", limits.DECISION_REASON)
     if action == "request_documents":
         items = _document_items(body.get("items"))
-        request_service.request_documents(user, reference, items, _text_field(body, "note"))
+        request_service.request_documents(
+            user, reference, items, _text_field(body, "note", limits.NOTE)
+        )
         updated = access.get_request(user, reference)
     else:
         updated = request_service.act(user, reference, action, reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from portal import limits
 from portal.lifecycle import STAFF_ACTIONS, TRANSITIONS
 from portal.models import State, WaitingPolicy
 
@@ -216,7 +217,7 @@ SUBMIT_BODY = {
     "type": "object",
     "properties": {
         "service_code": {"type": "string", "minLength": 1},
-        "description": {"type": "string", "minLength": 1},
+        "description": {"type": "string", "minLength": 1, "maxLength": limits.DESCRIPTION},
         "carry_from": {
             "type": "string",
             "description": "Reference of a request refused as incomplete to take documents from",
@@ -239,7 +240,7 @@ ANSWER_BODY = {
 
 WITHDRAW_BODY = {
     "type": "object",
-    "properties": {"reason": {"type": "string", "maxLength": 2000}},
+    "properties": {"reason": {"type": "string", "maxLength": limits.WITHDRAW_REASON}},
 }
 
 ACTION_BODY = {
@@ -248,17 +249,17 @@ ACTION_BODY = {
         "action": {"type": "string", "enum": STAFF_API_ACTIONS},
         "reason": {
             "type": "string",
-            "maxLength": 2000,
+            "maxLength": limits.DECISION_REASON,
             "description": "Needed to reject or return to review",
         },
-        "note": {"type": "string", "maxLength": 2000},
+        "note": {"type": "string", "maxLength": limits.NOTE},
         "items": {
             "type": "array",
             "description": "For request_documents: what is missing and why",
             "items": obj(
                 {
                     "document_type": {"type": "string", "description": "Document type code"},
-                    "reason": STRING,
+                    "reason": {"type": "string", "maxLength": limits.DOCUMENT_REASON},
                 }
             ),
         },

@@ -75,6 +75,7 @@ def operation(
         OPERATIONS.append(op)
         view.api_query_parameters = frozenset(p["name"] for p in params if p["in"] == "query")
         view.api_json_schema = (body or {}).get("application/json")
+        view.api_multipart_schema = (body or {}).get("multipart/form-data")
         bp.add_url_rule(op.flask_rule, view.__name__, view, methods=[op.method])
         return view
 

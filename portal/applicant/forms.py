@@ -4,6 +4,8 @@ from flask_wtf.file import FileField
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal import limits
+
 
 def submit_form_for(document_types):
     """A submission form with one upload per required document."""
@@ -11,7 +13,7 @@ def submit_form_for(document_types):
     class SubmitForm(FlaskForm):
         description = TextAreaField(
             _l("What do you need? (short description)"),
-            validators=[DataRequired(), Length(max=4000)],
+            validators=[DataRequired(), Length(max=limits.DESCRIPTION)],
         )
 
     for document_type in document_types:
@@ -39,4 +41,6 @@ def answer_form_for(document_request):
 
 
 class WithdrawForm(FlaskForm):
-    reason = StringField(_l("Why (optional)"), validators=[Optional(), Length(max=500)])
+    reason = StringField(
+        _l("Why (optional)"), validators=[Optional(), Length(max=limits.WITHDRAW_REASON)]
+    )

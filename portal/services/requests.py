@@ -10,7 +10,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 import notifications
-from portal import lifecycle, uploads
+from portal import lifecycle, limits, uploads
 from portal.extensions import db
 from portal.models import (
     OPEN_STATES,
@@ -23,7 +23,7 @@ from portal.models import (
     ServiceRequest,
     User,
 )
-from portal.services import NotVisible, ServiceError, access, approvals, storage
+from portal.services import NotVisible, ServiceError, access, approvals, quota, storage
 from sla import chase, clock, deadlines, ladder
 
 UPLOAD_MESSAGES = {
@@ -32,6 +32,13 @@ UPLOAD_MESSAGES = {
     "bad_type": _l("Only PDF, JPEG and PNG files are accepted."),
     "bad_name": _l("The file name is not acceptable."),
     "active_content": _l("PDF files with scripts or embedded actions are not accepted."),
+    "unreadable": _l(
+        "The file could not be read. Save it again (for example, print it to PDF) "
+        "and upload the copy."
+    ),
+    "too_complex": _l(
+        "The file is too large or too complex to check. Save or scan it again as a simpler file."
+    ),
 }
 
 
@@ -50,13 +57,14 @@ class Upload:
 def _check_uploads(items: list[Upload]) -> list[tuple[Upload, str, int, str]]:
     """Inspect every file before anything is written; the first bad one stops all."""
     max_bytes = current_app.config["MAX_UPLOAD_BYTES"]
+    check_limits = uploads.CheckLimits.from_config(current_app.config)
     checked = []
     for item in items:
         filename = getattr(item.file, "filename", "") or ""
         if not filename:
             raise ServiceError(_l("Attach this document."), field=item.field, code="missing")
         try:
-            mime, size, sha = uploads.inspect(item.file.stream, filename, max_bytes)
+            mime, size, sha = uploads.inspect(item.file.stream, filename, max_bytes, check_limits)
         except uploads.UploadRejected as rejected:
             message = UPLOAD_MESSAGES.get(rejected.code, UPLOAD_MESSAGES["bad_type"])
             if rejected.code == "too_large":
@@ -188,6 +196,10 @@ def submit(
     description = (description or "").strip()
     if not description:
         raise ServiceError(_l("Describe your request."), field="description")
+    if len(description) > limits.DESCRIPTION:
+        raise ServiceError(
+            _l("At most %(num)d characters.", num=limits.DESCRIPTION), field="description"
+        )
     previous, carried = carried_documents(applicant, service, carry_from)
     by_type = {u.document_type_id: u for u in files if getattr(u.file, "filename", "")}
     for document_type in service.required_documents:
@@ -200,6 +212,8 @@ def submit(
     carry = [carried[t] for t in required_ids if t not in by_type and t in carried]
 
     now = clock.now()
+    incoming = sum(size for _item, _mime, size, _sha in checked) + sum(d.size for d in carry)
+    quota.check(applicant, incoming, now)
     request = ServiceRequest(
         service=service,
         department_id=service.department_id,
@@ -460,6 +474,7 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
                 _l("Attach this document."), field=f"doc_{item.document_type_id}", code="missing"
             )
     checked = _check_uploads([by_type[i.document_type_id] for i in document_request.items])
+    quota.check(user, sum(size for _item, _mime, size, _sha in checked), now)
     stored: list[str] = []
     try:
         _store(request, checked, user, stored, document_request)

@@ -3,10 +3,14 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal import limits
+
 
 class ActForm(FlaskForm):
     action = HiddenField(validators=[DataRequired()])
-    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    reason = TextAreaField(
+        _l("Reason"), validators=[Optional(), Length(max=limits.DECISION_REASON)]
+    )
 
 
 def ask_form_for(document_types):
@@ -20,7 +24,10 @@ def ask_form_for(document_types):
         setattr(
             AskForm,
             f"reason_{document_type.id}",
-            StringField(_l("Why it is needed"), validators=[Optional(), Length(max=1000)]),
+            StringField(
+                _l("Why it is needed"),
+                validators=[Optional(), Length(max=limits.DOCUMENT_REASON)],
+            ),
         )
     return AskForm
 
