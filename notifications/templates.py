@@ -12,12 +12,12 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import jinja2
 from babel.dates import format_date, format_time
 
-ALMATY = ZoneInfo("Asia/Almaty")
+from portal import config
+
 LANGUAGES = ("ru", "kk", "en")
 
 GREETING = {
@@ -472,7 +472,7 @@ def _when(value, language: str) -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        local = value.astimezone(ALMATY) if value.tzinfo else value
+        local = value.astimezone(config.zone()) if value.tzinfo else value
         return f"{format_date(local.date(), 'long', locale=language)}, " + format_time(
             local.time(), "HH:mm", locale=language
         )
