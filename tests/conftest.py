@@ -227,6 +227,9 @@ def _shared_app(_migrated, tmp_path_factory):
     app = _build_app(_migrated, tmp_path_factory.mktemp("uploads"))
     with app.app_context():
         engine = db.engine
+    # An engine with listeners makes each connection follow the engine's listeners, so a
+    # test's `sa.event.listen(db.engine, ...)` reaches the connection it already holds.
+    sa.event.listen(engine, "engine_connect", lambda connection: None)
     yield app, engine
     engine.dispose()
 
@@ -259,7 +262,8 @@ def _committing_app(database_url, tmp_path, redis_connection, settings):
 
 def _rolled_back_app(app, engine, tmp_path, redis_connection):
     """The shared app, inside a transaction that is rolled back when the test ends."""
-    config = dict(app.config)
+    # What a test changes in the app (settings, caches kept in extensions) ends with it.
+    config, extensions = dict(app.config), dict(app.extensions)
     app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
     app.extensions["redis"] = redis_connection
     engines = db._app_engines[app]
@@ -281,6 +285,8 @@ def _rolled_back_app(app, engine, tmp_path, redis_connection):
         connection.close()
         app.config.clear()
         app.config.update(config)
+        app.extensions.clear()
+        app.extensions.update(extensions)
         limiter.reset()
         deadlines.invalidate()
 
