@@ -124,17 +124,23 @@ def redis_connection():
 
 
 class FreshGlobalsClient(FlaskClient):
-    """Each request gets an empty `g`, as it would in production.
+    """Each request gets an empty `g`, and loses what it did not commit, as in production.
 
     Tests keep one app context open (for the database session), and Flask reuses it for
-    requests; without this, `g` (the logged-in user, the CSRF token) would leak between them.
+    requests; without this, `g` (the logged-in user, the CSRF token) would leak between them,
+    and what a view flushed but never committed would stay in the test's transaction, where
+    a read of "what was committed" would see it.
     """
 
     def open(self, *args, **kwargs):
         if has_app_context():
             for name in list(vars(g)):
                 delattr(g, name)
-        return super().open(*args, **kwargs)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if _in_test_transaction():
+                db.session.rollback()  # to the last commit, as the request's teardown does
 
 
 class _SharedTemplateCode(jinja2.BytecodeCache):
@@ -182,6 +188,10 @@ def _build_app(database_url: str, uploads, settings: dict | None = None) -> Flas
     app.test_client_class = FreshGlobalsClient
     app.jinja_env.bytecode_cache = _TEMPLATE_CODE
     return app
+
+
+def _in_test_transaction() -> bool:
+    return has_app_context() and isinstance(db.session.bind, sa.Connection)
 
 
 class _TestSession(FlaskSession):

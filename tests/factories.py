@@ -97,29 +97,23 @@ class Factory:
         self._n += 1
         return self._n
 
-    def department(self, code=None) -> Department:
+    def _named(self, model, code, prefix: str, ru: str, kk: str, en: str):
         n = self._next()
-        department = Department(
-            code=code or f"D{n}",
-            name_ru=f"Отдел {n}",
-            name_kk=f"Бөлім {n}",
-            name_en=f"Department {n}",
+        row = model(
+            code=code or f"{prefix}{n}",
+            name_ru=f"{ru} {n}",
+            name_kk=f"{kk} {n}",
+            name_en=f"{en} {n}",
         )
-        db.session.add(department)
+        db.session.add(row)
         db.session.commit()
-        return department
+        return row
+
+    def department(self, code=None) -> Department:
+        return self._named(Department, code, "D", "Отдел", "Бөлім", "Department")
 
     def document_type(self, code=None) -> DocumentType:
-        n = self._next()
-        document_type = DocumentType(
-            code=code or f"doc{n}",
-            name_ru=f"Документ {n}",
-            name_kk=f"Құжат {n}",
-            name_en=f"Document {n}",
-        )
-        db.session.add(document_type)
-        db.session.commit()
-        return document_type
+        return self._named(DocumentType, code, "doc", "Документ", "Құжат", "Document")
 
     def service(self, department, documents=(), target_days=5, policy="pause", code=None):
         n = self._next()

@@ -1,7 +1,8 @@
 """Helpers for the stories: people using the forms over HTTP, and what the database holds.
 
-What a test checks as "nothing changed" is read on a connection of its own, so it sees
-only what was committed, never what a view left pending in the shared session.
+What a test checks as "nothing changed" is read with `db.engine.connect()`, past the
+session's cached objects; the test client rolls back what a request did not commit, as the
+request's teardown does in production, so that read sees only what was committed.
 """
 
 from __future__ import annotations
