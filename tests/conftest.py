@@ -208,8 +208,9 @@ db.session.session_factory.class_ = _TestSession
 
 class _OneConnectionEngine(sa.Engine):
     """Stands in for `db.engine` during a rolled-back test: the app's engine (same pool,
-    dialect and event listeners), whose `connect()` and `begin()` hand out the test's one
-    connection inside a savepoint, so they see what the test's session committed."""
+    dialect and event listeners), whose `connect()` hands out the test's one connection (and
+    `begin()` the same, inside a savepoint), so they see what the test's session committed.
+    (SQLite savepoints work because create_app issues BEGIN itself: SQLAlchemy's recipe.)"""
 
     def __init__(self, engine: sa.Engine, connection: sa.Connection):
         # Not Engine.__init__: share the engine's state, its event dispatch included.
