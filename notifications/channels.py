@@ -22,11 +22,11 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
@@ -353,40 +353,35 @@ class HttpSmsChannel(Channel):
 # --- settings -----------------------------------------------------------------------------
 
 
-def flag(value) -> bool:
+def flag(value: object) -> bool:
+    """A yes/no setting, whether given as a bool or as text ("1", "true", "yes", "on")."""
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def setting(config, name: str, default=None):
-    """The app's setting if it has one (tests pass their own), else the environment's."""
-    if name in config:
-        return config[name]
-    return os.environ.get(name, default)
-
-
-def smtp_settings(config) -> SmtpSettings:
-    use_ssl = flag(setting(config, "SMTP_SSL", "0"))
-    starttls = flag(setting(config, "SMTP_STARTTLS", "0"))
+def smtp_settings(config: Mapping) -> SmtpSettings:
+    """SMTP as the app's settings (portal/config.py) say."""
+    use_ssl = flag(config["SMTP_SSL"])
+    starttls = flag(config["SMTP_STARTTLS"])
     default_port = 465 if use_ssl else 587 if starttls else 25
     return SmtpSettings(
-        host=setting(config, "SMTP_HOST") or None,
-        port=int(setting(config, "SMTP_PORT") or default_port),
+        host=config["SMTP_HOST"] or None,
+        port=int(config["SMTP_PORT"] or default_port),
         starttls=starttls,
         use_ssl=use_ssl,
-        user=setting(config, "SMTP_USER") or None,
-        password=setting(config, "SMTP_PASSWORD") or None,
-        sender=setting(config, "MAIL_FROM") or "Moldir <no-reply@moldir.local>",
-        timeout=float(setting(config, "SMTP_TIMEOUT") or 10),
+        user=config["SMTP_USER"] or None,
+        password=config["SMTP_PASSWORD"] or None,
+        sender=config["MAIL_FROM"],
+        timeout=float(config["SMTP_TIMEOUT"]),
     )
 
 
-def from_config(config) -> dict[str, Channel]:
+def from_config(config: Mapping) -> dict[str, Channel]:
     """The channels as configured: real ones where configured, logging ones otherwise."""
     smtp = smtp_settings(config)
     email = SmtpEmailChannel(smtp) if smtp.host else LoggingEmailChannel(smtp.sender)
-    sms_url = setting(config, "SMS_GATEWAY_URL")
+    sms_url = config["SMS_GATEWAY_URL"]
     sms = (
-        HttpSmsChannel(sms_url, setting(config, "SMS_GATEWAY_TOKEN"))
+        HttpSmsChannel(sms_url, config["SMS_GATEWAY_TOKEN"] or None)
         if sms_url
         else LoggingSmsChannel()
     )

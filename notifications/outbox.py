@@ -235,9 +235,9 @@ def _kick_relay_after_commit(session: Session) -> None:
     if not has_app_context():
         return
     from notifications import jobs
-    from notifications.channels import flag, setting
+    from notifications.channels import flag
 
-    if flag(setting(current_app.config, "NOTIFY_KICK_RELAY", "1")):
+    if flag(current_app.config["NOTIFY_KICK_RELAY"]):
         jobs.kick()
 
 

@@ -48,7 +48,6 @@ from notifications.channels import (
     Outgoing,
     PermanentError,
     TransientError,
-    setting,
 )
 from notifications.outbox import (
     DEAD,
@@ -81,11 +80,11 @@ class RelaySettings:
     @classmethod
     def from_config(cls, config) -> RelaySettings:
         return cls(
-            max_attempts=int(setting(config, "NOTIFY_MAX_ATTEMPTS", 5)),
-            backoff_seconds=int(setting(config, "NOTIFY_BACKOFF_SECONDS", 60)),
-            backoff_max_seconds=int(setting(config, "NOTIFY_BACKOFF_MAX_SECONDS", 3600)),
-            lease_seconds=int(setting(config, "NOTIFY_LEASE_SECONDS", 300)),
-            batch_size=int(setting(config, "NOTIFY_BATCH_SIZE", 100)),
+            max_attempts=int(config["NOTIFY_MAX_ATTEMPTS"]),
+            backoff_seconds=int(config["NOTIFY_BACKOFF_SECONDS"]),
+            backoff_max_seconds=int(config["NOTIFY_BACKOFF_MAX_SECONDS"]),
+            lease_seconds=int(config["NOTIFY_LEASE_SECONDS"]),
+            batch_size=int(config["NOTIFY_BATCH_SIZE"]),
         )
 
     def backoff(self, attempts: int) -> timedelta:

@@ -18,8 +18,8 @@ import jinja2
 from babel.dates import format_date, format_time
 from flask import current_app, has_app_context
 
-# The zone when no app is about (a message rendered on its own); the app's TIMEZONE wins.
-DEFAULT_TIMEZONE = "Asia/Almaty"
+from portal import config
+
 LANGUAGES = ("ru", "kk", "en")
 
 GREETING = {
@@ -507,8 +507,8 @@ def _zone(timezone: str | None) -> str:
     if timezone:
         return timezone
     if has_app_context():
-        return current_app.config.get("TIMEZONE") or DEFAULT_TIMEZONE
-    return DEFAULT_TIMEZONE
+        return current_app.config.get("TIMEZONE") or config.DEFAULT_TIMEZONE
+    return config.DEFAULT_TIMEZONE
 
 
 def _when(value, language: str, zone: ZoneInfo) -> str:

@@ -18,6 +18,7 @@ from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 from portal.queryargs import DbIntConverter
 from portal.safejson import CheckedJSONProvider
 from portal.services import NotVisible
+from sla import clock
 
 ROOT = Path(__file__).resolve().parent.parent
 # Paths answered for machines (JSON or XML), errors included.
@@ -32,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(settings.from_environment(Path(app.instance_path)))
     if config:
         app.config.from_mapping(config)
+    clock.run_from(app.config["MOLDIR_CLOCK"])
 
     register_extensions(app)
     register_security(app)

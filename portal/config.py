@@ -1,12 +1,25 @@
-"""Settings from the environment, with safe defaults for local use."""
+"""The settings: the one place that reads the environment.
+
+`create_app` builds them once (`from_environment`, then the test's mapping on top) into
+`app.config`; everything else (the notification channels, the relay, the clock, the SLA
+calendar, the boards) reads them from there, never from `os.environ`.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
 
 ROOT = Path(__file__).resolve().parent.parent
+# The administration's zone (Kazakhstan is UTC+5 since 2024) and the first day of the first
+# 12-week cycle: the defaults, declared once.
+DEFAULT_TIMEZONE = "Asia/Almaty"
+DEFAULT_CYCLE_START = "2026-01-05"
 
 
 def _database_url(instance_path: Path) -> str:
@@ -41,7 +54,13 @@ def _flag(name: str) -> bool | None:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _optional_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
 def from_environment(instance_path: Path) -> dict:
+    timezone = os.environ.get("MOLDIR_TIMEZONE", DEFAULT_TIMEZONE)
     max_upload_mb = int(os.environ.get("MAX_UPLOAD_MB", "10"))
     return {
         "SECRET_KEY": _secret_key(instance_path),
@@ -66,9 +85,9 @@ def from_environment(instance_path: Path) -> dict:
             os.environ.get("UPLOAD_QUOTA_MB_PER_BUSINESS_PER_DAY", "500")
         ),
         "REFERENCE_PREFIX": os.environ.get("REFERENCE_PREFIX", "SHY"),
-        "TIMEZONE": os.environ.get("MOLDIR_TIMEZONE", "Asia/Almaty"),
+        "TIMEZONE": timezone,
         "BABEL_DEFAULT_LOCALE": "ru",
-        "BABEL_DEFAULT_TIMEZONE": os.environ.get("MOLDIR_TIMEZONE", "Asia/Almaty"),
+        "BABEL_DEFAULT_TIMEZONE": timezone,
         "LANGUAGES": ("ru", "kk", "en"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -99,10 +118,49 @@ def from_environment(instance_path: Path) -> dict:
         # Redis down: serve rather than fail every API call.
         "RATELIMIT_SWALLOW_ERRORS": True,
         # The first day of the first 12-week cycle (the boards' results run cycle by cycle).
-        "CYCLE_START": os.environ.get("CYCLE_START", "2026-01-05"),
+        "CYCLE_START": os.environ.get("CYCLE_START", DEFAULT_CYCLE_START),
         # Operations (portal/observability.py). LOG_FORMAT json|text; unset: text on a
         # terminal, JSON otherwise. METRICS_TOKEN unset: /metrics for loopback clients only.
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", ""),
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         "HEALTH_SCHEDULER_MAX_AGE": float(os.environ.get("HEALTH_SCHEDULER_MAX_AGE", "60")),
+        # Set by prometheus_client's multiprocess mode (gunicorn): /metrics reads its files.
+        "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
+        # Notifications (notifications/channels.py, notifications/relay.py). No SMTP_HOST:
+        # email is logged, not sent; no SMS_GATEWAY_URL: SMS likewise.
+        "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        "SMTP_PORT": _optional_int("SMTP_PORT"),  # None: 465 with SSL, 587 with STARTTLS, else 25
+        "SMTP_SSL": bool(_flag("SMTP_SSL")),
+        "SMTP_STARTTLS": bool(_flag("SMTP_STARTTLS")),
+        "SMTP_USER": os.environ.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT") or 10),
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "Moldir <no-reply@moldir.local>",
+        "SMS_GATEWAY_URL": os.environ.get("SMS_GATEWAY_URL", ""),
+        "SMS_GATEWAY_TOKEN": os.environ.get("SMS_GATEWAY_TOKEN", ""),
+        "NOTIFY_MAX_ATTEMPTS": int(os.environ.get("NOTIFY_MAX_ATTEMPTS") or 5),
+        "NOTIFY_BACKOFF_SECONDS": int(os.environ.get("NOTIFY_BACKOFF_SECONDS") or 60),
+        "NOTIFY_BACKOFF_MAX_SECONDS": int(os.environ.get("NOTIFY_BACKOFF_MAX_SECONDS") or 3600),
+        "NOTIFY_LEASE_SECONDS": int(os.environ.get("NOTIFY_LEASE_SECONDS") or 300),
+        "NOTIFY_BATCH_SIZE": int(os.environ.get("NOTIFY_BATCH_SIZE") or 100),
+        # Whether a commit that owes messages enqueues a relay at once (else: the schedule).
+        "NOTIFY_KICK_RELAY": _flag("NOTIFY_KICK_RELAY") is not False,
+        # "<unix time>,<ISO instant>,<rate>": one running clock for every process of a bench
+        # or fault run (sla/clock.py). Never set in production.
+        "MOLDIR_CLOCK": os.environ.get("MOLDIR_CLOCK", ""),
     }
+
+
+# --- reading them ---------------------------------------------------------------------------
+
+
+def zone() -> ZoneInfo:
+    """The administration's time zone: the app's TIMEZONE (the default outside an app)."""
+    name = current_app.config["TIMEZONE"] if has_app_context() else DEFAULT_TIMEZONE
+    return ZoneInfo(name)
+
+
+def cycle_start() -> date:
+    """The first day of the first 12-week cycle (CYCLE_START)."""
+    value = current_app.config["CYCLE_START"] if has_app_context() else DEFAULT_CYCLE_START
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -16,7 +16,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -670,7 +669,7 @@ def metrics():
     if not metrics_allowed():
         return Response("Not found\n", status=404, mimetype="text/plain")
     registry = CollectorRegistry(auto_describe=False)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if current_app.config["PROMETHEUS_MULTIPROC_DIR"]:
         from prometheus_client import multiprocess
 
         multiprocess.MultiProcessCollector(registry)

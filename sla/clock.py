@@ -7,7 +7,6 @@ nothing sleeps through time. `travel` lets the seed and benchmarks write history
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,21 +14,23 @@ from datetime import UTC, datetime, timedelta
 _fixed: datetime | None = None
 
 
-def _run_clock() -> tuple[float, datetime, float] | None:
-    """MOLDIR_CLOCK="<unix time>,<ISO instant>,<rate>": for benches and fault tests only.
+_run: tuple[float, datetime, float] | None = None
+
+
+def run_from(value: str | None) -> None:
+    """Set the running clock from the MOLDIR_CLOCK setting, "<unix time>,<ISO instant>,<rate>"
+    (benches and fault tests only; empty: the real clock). `create_app` calls it.
 
     Worker processes cannot be handed a time-machine; with this in their environment every
     process of a run reads the same clock: the ISO instant at that unix time, then running
     `rate` times as fast. Never set in production.
     """
-    value = os.environ.get("MOLDIR_CLOCK")
+    global _run
     if not value:
-        return None
+        _run = None
+        return
     real, at, rate = value.split(",")
-    return float(real), datetime.fromisoformat(at).astimezone(UTC), float(rate)
-
-
-_run = _run_clock()
+    _run = float(real), datetime.fromisoformat(at).astimezone(UTC), float(rate)
 
 
 def now() -> datetime:

@@ -11,13 +11,14 @@ import threading
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context
+from flask import g, has_app_context
 
+from portal import config
 from sla import clock
 from sla.calendar import WorkingCalendar
 
 PAUSE, RUN, RESTART = "pause", "run", "restart"
-TIMEZONE = "Asia/Almaty"
+TIMEZONE = config.DEFAULT_TIMEZONE
 
 _lock = threading.Lock()
 _cached: tuple[tuple, WorkingCalendar] | None = None
@@ -34,11 +35,8 @@ def _overrides() -> tuple:
 
 
 def _timezone() -> str:
-    """The administration's zone: the app's TIMEZONE setting, Asia/Almaty by default."""
-    try:
-        return current_app.config.get("TIMEZONE", TIMEZONE)
-    except RuntimeError:  # no app context
-        return TIMEZONE
+    """The administration's zone: the app's TIMEZONE setting (the default outside an app)."""
+    return config.zone().key
 
 
 def build_calendar(overrides: tuple = (), tz: str | None = None) -> WorkingCalendar:

@@ -1,45 +1,68 @@
-"""Fixtures: an app on a freshly migrated database, a client, a runner, and factories.
+"""Fixtures: one app on a migrated database, a rolled-back transaction per test, a client,
+a runner, and the factories of tests/factories.py.
 
 The database is SQLite in a temp folder by default; with DATABASE_URL set (CI) it is that
 PostgreSQL database. Either way the schema comes from the Alembic migrations, applied once
-per session, and every test starts from empty tables.
+per session.
+
+Most tests share one app built once per session, and run inside a transaction on one
+connection that is rolled back at the end: what services commit becomes a savepoint's
+release (SQLAlchemy's "join_transaction_mode='create_savepoint'"), and `db.engine` hands
+out that same connection, so reads "on a connection of their own" see what was committed.
+Tests whose commits must be seen by other threads or processes (real workers, gunicorn,
+the browser's live server, fault tests) carry `@pytest.mark.commits`: they get an app of
+their own and really commit, and the tables are emptied around them.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import os
-import re
 from datetime import datetime
 
 import jinja2
 import pytest
 import sqlalchemy as sa
 import time_machine
-from flask import g, has_app_context
+from flask import Flask, g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from werkzeug.datastructures import FileStorage
+from flask_sqlalchemy.session import Session as FlaskSession
 from werkzeug.security import generate_password_hash
 
-from portal import create_app, identifiers
-from portal.extensions import db
-from portal.models import Department, DocumentType, Role, Service, User
+from portal import create_app
+from portal.extensions import db, limiter
 from portal.services import accounts
-from sla import deadlines
+from sla import clock, deadlines
+from tests.factories import (  # noqa: F401  (re-exported: stories import them from here)
+    PASSWORD,
+    PDF,
+    PNG,
+    Factory,
+    csrf_token,
+    pdf_file,
+    sign_in,
+)
 
-PASSWORD = "correct horse battery"
-# The smallest PDF a reader opens (one empty page; no xref table, which readers rebuild).
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
-)
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "commits: the test's commits must be seen by other threads or processes "
+        "(an app of its own, real commits, tables emptied around it)",
+    )
+    config.addinivalue_line(
+        "markers",
+        "settings(**mapping): an app of its own built with these settings on top of the "
+        "tests' (as `commits`: create_app reads settings once)",
+    )
+
+
+def pytest_collection_modifyitems(items):
+    # A browser drives the live server from other threads: each of those needs commits.
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.commits)
 
 
 @pytest.fixture(scope="session")
@@ -101,17 +124,23 @@ def redis_connection():
 
 
 class FreshGlobalsClient(FlaskClient):
-    """Each request gets an empty `g`, as it would in production.
+    """Each request gets an empty `g`, and loses what it did not commit, as in production.
 
     Tests keep one app context open (for the database session), and Flask reuses it for
-    requests; without this, `g` (the logged-in user, the CSRF token) would leak between them.
+    requests; without this, `g` (the logged-in user, the CSRF token) would leak between them,
+    and what a view flushed but never committed would stay in the test's transaction, where
+    a read of "what was committed" would see it.
     """
 
     def open(self, *args, **kwargs):
         if has_app_context():
             for name in list(vars(g)):
                 delattr(g, name)
-        return super().open(*args, **kwargs)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if _in_test_transaction():
+                db.session.rollback()  # to the last commit, as the request's teardown does
 
 
 class _SharedTemplateCode(jinja2.BytecodeCache):
@@ -132,29 +161,106 @@ class _SharedTemplateCode(jinja2.BytecodeCache):
 _TEMPLATE_CODE = _SharedTemplateCode()
 
 
-@pytest.fixture
-def app(_migrated, tmp_path, redis_connection):
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret",
+    "MAX_UPLOAD_BYTES": 200 * 1024,
+    "SERVER_NAME": "localhost",
+    # Stories log in many times from one address; tests/security sets real limits.
+    "LOGIN_RATE_LIMIT_ACCOUNT": "1000 per minute",
+    "LOGIN_RATE_LIMIT_IP": "1000 per minute",
+    "LOGIN_RATE_LIMIT_BACKOFF_MAX": 0,
+    "REGISTER_RATE_LIMIT_IP": "1000 per minute",
+    # Stories sign in, then move time by days; tests/security times sessions out.
+    "SESSION_IDLE_MINUTES": 10 * 365 * 24 * 60,
+    "SESSION_ABSOLUTE_HOURS": 10 * 365 * 24,
+}
+
+
+def _build_app(database_url: str, uploads, settings: dict | None = None) -> Flask:
     app = create_app(
         {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": _migrated,
-            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-            "SECRET_KEY": "test-secret",
-            "MAX_UPLOAD_BYTES": 200 * 1024,
-            "SERVER_NAME": "localhost",
-            # Stories log in many times from one address; tests/security sets real limits.
-            "LOGIN_RATE_LIMIT_ACCOUNT": "1000 per minute",
-            "LOGIN_RATE_LIMIT_IP": "1000 per minute",
-            "LOGIN_RATE_LIMIT_BACKOFF_MAX": 0,
-            "REGISTER_RATE_LIMIT_IP": "1000 per minute",
-            # Stories sign in, then move time by days; tests/security times sessions out.
-            "SESSION_IDLE_MINUTES": 10 * 365 * 24 * 60,
-            "SESSION_ABSOLUTE_HOURS": 10 * 365 * 24,
+            **TEST_CONFIG,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "UPLOAD_FOLDER": str(uploads),
+            **(settings or {}),
         }
     )
-    app.extensions["redis"] = redis_connection
     app.test_client_class = FreshGlobalsClient
     app.jinja_env.bytecode_cache = _TEMPLATE_CODE
+    return app
+
+
+def _in_test_transaction() -> bool:
+    return has_app_context() and isinstance(db.session.bind, sa.Connection)
+
+
+class _TestSession(FlaskSession):
+    """Flask-SQLAlchemy's session, but bound to the test's connection when it has one."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and isinstance(self.bind, sa.Connection):
+            return self.bind
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+db.session.session_factory.class_ = _TestSession
+
+
+class _OneConnectionEngine(sa.Engine):
+    """Stands in for `db.engine` during a rolled-back test: the app's engine (same pool,
+    dialect and event listeners), whose `connect()` hands out the test's one connection (and
+    `begin()` the same, inside a savepoint), so they see what the test's session committed.
+    (SQLite savepoints work because create_app issues BEGIN itself: SQLAlchemy's recipe.)"""
+
+    def __init__(self, engine: sa.Engine, connection: sa.Connection):
+        # Not Engine.__init__: share the engine's state, its event dispatch included.
+        engine.dispatch  # noqa: B018  (made on first use; shared from then on)
+        self.__dict__.update(engine.__dict__)
+        self._connection = connection
+
+    @contextlib.contextmanager
+    def connect(self):
+        # No savepoint around reads: the session may begin its own while one is open (a
+        # lazy load in the query's arguments), and closing ours would end its savepoint too.
+        yield self._connection
+
+    @contextlib.contextmanager
+    def begin(self):
+        with self._connection.begin_nested():
+            yield self._connection
+
+    def dispose(self, close: bool = True) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def _shared_app(_migrated, tmp_path_factory):
+    app = _build_app(_migrated, tmp_path_factory.mktemp("uploads"))
+    with app.app_context():
+        engine = db.engine
+    # An engine with listeners makes each connection follow the engine's listeners, so a
+    # test's `sa.event.listen(db.engine, ...)` reaches the connection it already holds.
+    sa.event.listen(engine, "engine_connect", lambda connection: None)
+    yield app, engine
+    engine.dispose()
+
+
+@pytest.fixture
+def app(request, _migrated, tmp_path, redis_connection):
+    settings = request.node.get_closest_marker("settings")
+    if settings or request.node.get_closest_marker("commits"):
+        overrides = settings.kwargs if settings else {}
+        yield from _committing_app(_migrated, tmp_path, redis_connection, overrides)
+    else:
+        shared = request.getfixturevalue("_shared_app")
+        yield from _rolled_back_app(*shared, tmp_path, redis_connection)
+
+
+def _committing_app(database_url, tmp_path, redis_connection, settings):
+    """An app of its own; what it commits is committed (and emptied afterwards)."""
+    app = _build_app(database_url, tmp_path / "uploads", settings)
+    app.extensions["redis"] = redis_connection
     with app.app_context():
         _empty_tables()
         # The calendar is cached per process; each story reads its own database's.
@@ -163,6 +269,38 @@ def app(_migrated, tmp_path, redis_connection):
         db.session.remove()
         _empty_tables()
         db.engine.dispose()
+    clock.run_from("")  # as the shared app left it
+
+
+def _rolled_back_app(app, engine, tmp_path, redis_connection):
+    """The shared app, inside a transaction that is rolled back when the test ends."""
+    # What a test changes in the app (settings, caches kept in extensions) ends with it.
+    config, extensions = dict(app.config), dict(app.extensions)
+    app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    app.extensions["redis"] = redis_connection
+    engines = db._app_engines[app]
+    connection = engine.connect()
+    outer = connection.begin()
+    engines[None] = _OneConnectionEngine(engine, connection)
+    db.session.session_factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        with app.app_context():
+            deadlines.invalidate()
+            yield app
+            db.session.remove()
+    finally:
+        for option in ("bind", "join_transaction_mode"):
+            db.session.session_factory.kw.pop(option, None)
+        engines[None] = engine
+        if outer.is_active:
+            outer.rollback()
+        connection.close()
+        app.config.clear()
+        app.config.update(config)
+        app.extensions.clear()
+        app.extensions.update(extensions)
+        limiter.reset()
+        deadlines.invalidate()
 
 
 def _empty_tables():
@@ -204,130 +342,16 @@ def travel():
         traveller.stop()
 
 
-# --- factories -------------------------------------------------------------------------
-
-
-class Factory:
-    """Builds people, departments and services for a test story."""
-
-    def __init__(self):
-        self._n = 0
-
-    def _next(self) -> int:
-        self._n += 1
-        return self._n
-
-    def department(self, code=None) -> Department:
-        n = self._next()
-        department = Department(
-            code=code or f"D{n}",
-            name_ru=f"Отдел {n}",
-            name_kk=f"Бөлім {n}",
-            name_en=f"Department {n}",
-        )
-        db.session.add(department)
-        db.session.commit()
-        return department
-
-    def document_type(self, code=None) -> DocumentType:
-        n = self._next()
-        document_type = DocumentType(
-            code=code or f"doc{n}",
-            name_ru=f"Документ {n}",
-            name_kk=f"Құжат {n}",
-            name_en=f"Document {n}",
-        )
-        db.session.add(document_type)
-        db.session.commit()
-        return document_type
-
-    def service(self, department, documents=(), target_days=5, policy="pause", code=None):
-        n = self._next()
-        service = Service(
-            code=code or f"svc{n}",
-            department=department,
-            title_ru=f"Услуга {n}",
-            title_kk=f"Қызмет {n}",
-            title_en=f"Service {n}",
-            description_ru="Описание",
-            description_kk="Сипаттама",
-            description_en="Description",
-            target_days=target_days,
-            waiting_policy=policy,
-            required_documents=list(documents),
-        )
-        db.session.add(service)
-        db.session.commit()
-        return service
-
-    def employee(self, department, role=Role.STAFF, name=None) -> User:
-        n = self._next()
-        user = User(
-            email=f"{role}{n}@moldir.test",
-            password_hash=accounts.hash_password(PASSWORD),
-            full_name=name or f"Employee {n}",
-            role=role,
-            department=department,
-        )
-        db.session.add(user)
-        db.session.commit()
-        return user
-
-    def overseer(self, role=Role.SUPERVISOR) -> User:
-        n = self._next()
-        user = User(
-            email=f"{role}{n}@moldir.test",
-            password_hash=accounts.hash_password(PASSWORD),
-            full_name=f"Overseer {n}",
-            role=role,
-        )
-        db.session.add(user)
-        db.session.commit()
-        return user
-
-    def applicant(self, name=None) -> User:
-        n = self._next()
-        bin_ = identifiers.with_check_digit(f"2401400{n:04d}")
-        return accounts.register_applicant(
-            email=f"applicant{n}@firm.test",
-            password=PASSWORD,
-            full_name=name or f"Owner {n}",
-            kind="company",
-            identifier=bin_,
-            company_name=f"Firm {n} LLP",
-        )
-
-
 @pytest.fixture
 def make(app):
     return Factory()
 
 
-def pdf_file(name="document.pdf", data=PDF) -> FileStorage:
-    return FileStorage(stream=io.BytesIO(data), filename=name, content_type="application/pdf")
-
-
 @pytest.fixture
 def login(client):
+    """`login(user)`: signs `user` in through the form, in their account's language."""
+
     def do(user, password=PASSWORD):
-        with client.session_transaction() as session:
-            session.clear()
-        response = client.post(
-            "/login",
-            data={
-                "email": user.email,
-                "password": password,
-                "csrf_token": csrf_token(client, "/login"),
-            },
-        )
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return client
+        return sign_in(client, user, lang=None, password=password)
 
     return do
-
-
-def csrf_token(client, path) -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)

@@ -1,7 +1,8 @@
 """Helpers for the stories: people using the forms over HTTP, and what the database holds.
 
-What a test checks as "nothing changed" is read on a connection of its own, so it sees
-only what was committed, never what a view left pending in the shared session.
+What a test checks as "nothing changed" is read with `db.engine.connect()`, past the
+session's cached objects; the test client rolls back what a request did not commit, as the
+request's teardown does in production, so that read sees only what was committed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from portal.models import (
     ServiceRequest,
     User,
 )
-from tests.conftest import PASSWORD, PDF, csrf_token
+from tests.factories import PASSWORD, PDF, csrf_token, sign_in  # noqa: F401
 
 REFERENCE = re.compile(r"SHY-\d{4}-\d{6}")
 VALID_BIN = "190540001230"  # a company registered in May 2019
@@ -45,29 +46,6 @@ def row_of(page: str, reference: str) -> str:
     """The table row that shows `reference`."""
     at = page.index(reference)
     return page[page.rindex("<tr", 0, at) : page.index("</tr>", at)]
-
-
-def sign_in(client, user, lang: str | None = "en", password: str = PASSWORD):
-    """Log `user` in through the login form, having picked `lang` (None: their account's).
-
-    Stories assert on English wording, so that they hold whatever the Russian and Kazakh
-    catalogues say. (The language switch itself is exercised in test_i18n.)
-    Under `travel`, sign in after moving time: a session cookie from the future is void.
-    """
-    with client.session_transaction() as session:
-        session.clear()
-        if lang:
-            session["lang"] = lang  # as /lang/<code> leaves it; login keeps it
-    response = client.post(
-        "/login",
-        data={
-            "email": user.email,
-            "password": password,
-            "csrf_token": csrf_token(client, "/login"),
-        },
-    )
-    assert response.status_code == 302, text(response)
-    return client
 
 
 def sign_out(client):

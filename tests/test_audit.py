@@ -28,10 +28,8 @@ class Office:
 
     def __init__(self, make, client):
         self.client = client
-        department = make.department()
-        self.service = make.service(department, [make.document_type("charter")])
-        self.employee = make.employee(department, name="Aigerim Nurlanova")
-        self.applicant = make.applicant()
+        built = make.office(document_code="charter", names={"employee": "Aigerim Nurlanova"})
+        self.service, self.employee, self.applicant = built.service, built.employee, built.applicant
 
     def request_accepted(self) -> str:
         """A request submitted and accepted through the pages: five events."""

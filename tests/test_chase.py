@@ -5,8 +5,6 @@ worker (fakeredis locally, Redis in CI).
 """
 
 import io
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from rq import SimpleWorker
@@ -19,12 +17,7 @@ from portal.services import requests as request_service
 from portal.services.requests import Upload
 from sla.jobs import sweep_job
 from tests.conftest import PDF, csrf_token, pdf_file
-
-ALMATY = ZoneInfo("Asia/Almaty")
-
-
-def almaty(*args):
-    return datetime(*args, tzinfo=ALMATY)
+from tests.factories import ALMATY, almaty
 
 
 def sweep_at(app, travel, at):

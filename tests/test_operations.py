@@ -404,6 +404,7 @@ def make_record(caplog, message: str, **extra) -> logging.LogRecord:
     return record
 
 
+@pytest.mark.commits  # adds a route: an app of its own
 def test_a_log_line_is_one_json_object_with_every_extra_field(app, client, caplog, travel):
     travel(datetime(2026, 3, 2, 4, 5, 6, 789000, tzinfo=UTC))
     seen = {}

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal import config
 from portal.extensions import db
 from portal.models import (
     OPEN_STATES,
@@ -47,7 +48,7 @@ R = ServiceRequest
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Almaty"))
+    return config.zone()
 
 
 def _postgres() -> bool:
@@ -100,8 +101,7 @@ class Cycle:
 
 
 def cycle_start() -> date:
-    value = current_app.config.get("CYCLE_START") or "2026-01-05"
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
+    return config.cycle_start()
 
 
 def cycle_of(day: date) -> Cycle:

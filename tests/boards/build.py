@@ -6,19 +6,14 @@ import csv
 import io
 import itertools
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from portal.extensions import db
 from portal.models import Escalation, ServiceRequest
+from tests.factories import ALMATY, almaty  # noqa: F401  (the boards stories import it here)
 
-ALMATY = ZoneInfo("Asia/Almaty")
 DAY = 9 * 3600  # one working day of office time
 # Cycle 1 runs from Monday 2026-01-05; cycle 4 from 2026-09-14 to 2026-12-06.
 NOW = datetime(2026, 11, 30, 11, 0, tzinfo=ALMATY)  # a Monday, in cycle 4
-
-
-def almaty(*parts) -> datetime:
-    return datetime(*parts, tzinfo=ALMATY)
 
 
 class Requests:

@@ -25,9 +25,6 @@ from rq import SimpleWorker
 from notifications.outbox import OutboxMessage
 from portal.extensions import db
 from portal.queueing import queue
-from portal.services import requests as request_service
-from portal.services.requests import Upload
-from tests.conftest import pdf_file
 
 ALMATY = ZoneInfo("Asia/Almaty")
 # A Monday morning in the akimat, far from any holiday.
@@ -151,36 +148,11 @@ def sms_gateway(app):
 # --- the office and its people ----------------------------------------------------------
 
 
-@dataclass
-class Office:
-    service: object
-    document: object
-    employee: object
-    head: object
-    supervisor: object
-    applicant: object
-
-    def submit(self, description: str = "Open a bakery"):
-        return request_service.submit(
-            self.applicant, self.service, description, [Upload(self.document.id, pdf_file())]
-        )
-
-
 @pytest.fixture
 def office(make, travel):
-    from portal.models import Role
-
     travel(MONDAY)
-    department = make.department()
-    document = make.document_type()
-    service = make.service(department, [document], target_days=5)
-    return Office(
-        service=service,
-        document=document,
-        employee=make.employee(department, name="Aigerim Bekova"),
-        head=make.employee(department, role=Role.HEAD, name="Daniyar Head"),
-        supervisor=make.overseer(),
-        applicant=make.applicant(name="Saule Karimova"),
+    return make.office(
+        names={"employee": "Aigerim Bekova", "head": "Daniyar Head", "applicant": "Saule Karimova"}
     )
 
 

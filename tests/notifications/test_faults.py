@@ -56,6 +56,7 @@ def test_two_relay_jobs_through_a_real_worker_send_once(app, smtp, office):
     assert {(row.status, row.attempts) for row in outbox_rows(channel="email")} == {("sent", 1)}
 
 
+@pytest.mark.commits  # two threads, two connections
 def test_two_relays_running_at_once_send_each_message_once(app, smtp, office):
     _owe_mail(office, 8)
     app.config["NOTIFY_BATCH_SIZE"] = 3
@@ -83,6 +84,7 @@ def test_two_relays_running_at_once_send_each_message_once(app, smtp, office):
     assert {(row.status, row.attempts) for row in outbox_rows(channel="email")} == {("sent", 1)}
 
 
+@pytest.mark.commits  # two sessions, two connections
 def test_on_postgresql_a_second_claim_skips_the_rows_the_first_holds(app, office):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite has a single writer")

@@ -7,73 +7,32 @@ committed is read on a connection of its own, never from the session's cached ob
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import sqlalchemy as sa
 from rq import SimpleWorker
 
 from notifications.inbox import Notice
 from portal.extensions import db
 from portal.models import (
-    DocumentType,
     Escalation,
     Event,
-    Role,
-    Service,
     ServiceRequest,
-    User,
 )
 from portal.queueing import enqueue, queue
 from portal.services import requests as request_service
 from portal.services.requests import Upload
 from sla.jobs import sweep_job
-from tests.conftest import pdf_file
-
-ALMATY = ZoneInfo("Asia/Almaty")
-
-
-def almaty(*args: int) -> datetime:
-    """An instant on the akimat's wall clock (UTC+5)."""
-    return datetime(*args, tzinfo=ALMATY)
-
-
-@dataclass
-class Office:
-    """One department with one service and everybody a request can reach."""
-
-    service: Service
-    document: DocumentType
-    employee: User
-    head: User
-    supervisor: User
-    applicant: User
+from tests.factories import ALMATY, Office, almaty, pdf_file  # noqa: F401
 
 
 def open_office(make, target_days: int = 5, policy: str = "pause", **service_fields) -> Office:
     """The office's service has no stage targets (intake, approval) unless asked: these
     stories are about the overall target's ladder."""
-    department = make.department()
-    document = make.document_type()
-    service = make.service(department, [document], target_days=target_days, policy=policy)
-    for name, value in {"intake_days": None, "approval_days": None, **service_fields}.items():
-        setattr(service, name, value)
-    db.session.commit()
-    return Office(
-        service=service,
-        document=document,
-        employee=make.employee(department),
-        head=make.employee(department, role=Role.HEAD),
-        supervisor=make.overseer(),
-        applicant=make.applicant(),
-    )
+    fields = {"intake_days": None, "approval_days": None, **service_fields}
+    return make.office(target_days=target_days, policy=policy, **fields)
 
 
 def submit(office: Office, description: str = "Register our bakery") -> ServiceRequest:
-    return request_service.submit(
-        office.applicant, office.service, description, [Upload(office.document.id, pdf_file())]
-    )
+    return office.submit(description)
 
 
 def ask_for_documents(office: Office, request: ServiceRequest) -> None:

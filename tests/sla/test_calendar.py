@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sla.calendar import EXTRA_HOLIDAY_LABEL, WorkingCalendar
+from tests.factories import ALMATY, almaty
 
-ALMATY = ZoneInfo("Asia/Almaty")
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -24,10 +24,6 @@ KZ_DECREED = WorkingCalendar(
 CALENDARS = st.sampled_from([KZ, DE, KZ_DECREED])
 
 FAST = settings(max_examples=200, deadline=None, database=None)
-
-
-def almaty(*args: int) -> datetime:
-    return datetime(*args, tzinfo=ALMATY)
 
 
 # ---------------------------------------------------------------- 2026 holidays

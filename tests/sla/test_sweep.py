@@ -314,6 +314,7 @@ def test_service_switches_turn_rungs_off(app, make, travel, switch, fired, notif
     assert event_kinds(request, "sla_at_risk", "sla_breached") == ["sla_at_risk", "sla_breached"]
 
 
+@pytest.mark.commits  # two threads, two connections
 def test_two_concurrent_sweeps_share_the_work_on_postgresql(app, make, travel, monkeypatch):
     """PostgreSQL only: the first sweep holds its rows (FOR UPDATE), the second skips them."""
     if db.engine.dialect.name != "postgresql":
