@@ -59,6 +59,11 @@ def _optional_int(name: str) -> int | None:
     return int(value) if value else None
 
 
+def redis_url() -> str | None:
+    """REDIS_URL, for the entry points that connect before any app is built (`portal.cron`)."""
+    return os.environ.get("REDIS_URL") or None
+
+
 def from_environment(instance_path: Path) -> dict:
     timezone = os.environ.get("MOLDIR_TIMEZONE", DEFAULT_TIMEZONE)
     max_upload_mb = int(os.environ.get("MAX_UPLOAD_MB", "10"))
@@ -66,7 +71,7 @@ def from_environment(instance_path: Path) -> dict:
         "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "REDIS_URL": redis_url(),
         # Without REDIS_URL: refuse to start, unless debugging, testing or this says yes
         # (then an in-process fakeredis stands in; portal/queueing.py).
         "REDIS_STANDIN": bool(_flag("REDIS_STANDIN")),
@@ -112,7 +117,7 @@ def from_environment(instance_path: Path) -> dict:
         # The APIs' rate limits, per token and per client address (Flask-Limiter syntax).
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "300 per minute"),
         "API_IP_RATE_LIMIT": os.environ.get("API_IP_RATE_LIMIT", "600 per minute"),
-        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL") or "memory://",
+        "RATELIMIT_STORAGE_URI": redis_url() or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
         # Redis down: serve rather than fail every API call.

@@ -10,7 +10,6 @@ again when Redis comes back empty (the schedule itself lives in this process).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
@@ -18,6 +17,7 @@ from redis import Redis
 from rq.cron import CronScheduler
 from rq.exceptions import StopRequested
 
+from portal import config
 from portal.worker import REDIS_DOWN, Backoff
 
 DEFAULT_SCHEDULE = "sla.schedule"
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("schedule", nargs="?", default=DEFAULT_SCHEDULE)
     options = parser.parse_args(argv)
 
-    url = options.url or os.environ.get("REDIS_URL")
+    url = options.url or config.redis_url()
     if not url:
         parser.error("no Redis: pass --url or set REDIS_URL")
     # Bounded waits: a Redis that stops answering is an error to retry, not a hang.
