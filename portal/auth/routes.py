@@ -281,6 +281,8 @@ def _reset_account() -> str:
     key_func=_reset_account,
     methods=["POST"],
     scope="reset-account",
+    # Counted when a link was asked for (a valid form), known address or not.
+    deduct_when=lambda _response: bool(g.get("reset_asked")),
     on_breach=_forgot_throttled,
 )
 def forgot_password():
@@ -288,6 +290,7 @@ def forgot_password():
     account: the page tells nobody who is registered."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
+        g.reset_asked = True
         accounts.request_password_reset(form.email.data)
         return render_template("auth/forgot_sent.html", email=form.email.data)
     status = 422 if form.errors else 200

@@ -240,9 +240,11 @@ def request_email_change(user: User, password: str, new_email: str) -> str:
     return new_email
 
 
-def _refuse_taken_email(email: str, field: str = "email") -> None:
+def _refuse_taken_email(email: str, code: str = "invalid") -> None:
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
-        raise ServiceError(_l("An account with this email already exists."), field=field)
+        raise ServiceError(
+            _l("An account with this email already exists."), field="email", code=code
+        )
 
 
 def confirm_email_change(token: str) -> User:
@@ -250,7 +252,7 @@ def confirm_email_change(token: str) -> User:
     try:
         row = onetime.use(onetime.Purpose.EMAIL_CHANGE, token)
         user = row.user
-        _refuse_taken_email(row.new_email)
+        _refuse_taken_email(row.new_email, code="conflict")
         old = user.email
         user.email = row.new_email
         db.session.commit()

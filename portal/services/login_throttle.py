@@ -105,7 +105,11 @@ def forget_account(account: str) -> None:
     except RedisError as error:
         log.warning("login throttle not cleared: %s", type(error).__name__)
     try:
+        # Flask-Limiter's bucket of that limit: (its prefix,) key, "<endpoint>:<scope>".
+        identifiers = [account, "auth.login:login-account"]
+        if limiter._key_prefix:
+            identifiers.insert(0, limiter._key_prefix)
         for item in parse_many(current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"]):
-            limiter.limiter.clear(item, account, "login-account")
+            limiter.limiter.clear(item, *identifiers)
     except Exception as error:  # the limiter's storage away: it forgets on its own
         log.warning("login limit not cleared: %s", type(error).__name__)
