@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from notifications.outbox import OutboxMessage
 from portal.extensions import db
 from portal.models import AccountChange, Event, OneTimeToken, Role, ServiceRequest, User
-from tests.conftest import PASSWORD
 from tests.helpers import post_form, sign_in, submitted, text
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
