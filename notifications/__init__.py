@@ -22,6 +22,8 @@ def notify(
     request: ServiceRequest | None = None,
     context: dict | None = None,
     key: str,
+    channels: tuple[str, ...] | None = None,
+    address: str | None = None,
 ) -> list[OutboxMessage]:
     """Tell `user` about something, by `template`, once per `key` (an idempotency key).
 
@@ -30,9 +32,21 @@ def notify(
     rollback leaves nothing, a repeated key adds nothing. The in-app notice is part of the
     same transaction; email and SMS go out through the relay once the caller commits.
     Returns the rows added.
+
+    `channels` overrides the person's choice (a password-reset link goes by email only,
+    whatever they chose), and `address` the email address (a new address is confirmed
+    by writing to it).
     """
     from notifications import outbox
 
     if user is None:
         return []
-    return outbox.write(user, template, request=request, context=context, key=key)
+    return outbox.write(
+        user,
+        template,
+        request=request,
+        context=context,
+        key=key,
+        channels=channels,
+        address=address,
+    )

@@ -146,7 +146,14 @@ def _named_items(items: list) -> list[dict]:
 
 
 def write(
-    user: User, template: str, *, request: ServiceRequest | None, context: dict | None, key: str
+    user: User,
+    template: str,
+    *,
+    request: ServiceRequest | None,
+    context: dict | None,
+    key: str,
+    channels: tuple[str, ...] | None = None,
+    address: str | None = None,
 ) -> list[OutboxMessage]:
     """Add one row per chosen channel to the caller's transaction; see `notifications.notify`."""
     from notifications import templates
@@ -154,7 +161,7 @@ def write(
 
     if template not in templates.TEMPLATES:
         raise ValueError(f"no template {template!r}")
-    channels = channels_for(user)
+    channels = list(channels) if channels else channels_for(user)
     keys = {f"{key}:{channel}": channel for channel in channels}
     # No autoflush: the caller's half-made change is the caller's to flush (a sweep would
     # otherwise write its request once per notice). Rows added earlier in this transaction
@@ -186,7 +193,7 @@ def write(
         row = OutboxMessage(
             recipient=user,
             channel=channel,
-            address={EMAIL: user.email, SMS: user.phone}.get(channel),
+            address={EMAIL: address or user.email, SMS: user.phone}.get(channel),
             template=template,
             context=facts,
             language=language,

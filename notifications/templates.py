@@ -480,6 +480,75 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "{{ assignee or '—' }} ({{ department|tr }}). It is due by {{ due_at|when }}.",
         ),
     },
+    # --- accounts (portal/services/accounts.py, people.py): one-time links, email only ---
+    "invitation": {
+        "ru": (
+            "Приглашение в Мөлдір",
+            "{{ inviter }} приглашает вас в Мөлдір, портал услуг акимата: {{ role|tr }}"
+            "{% if department %}, {{ department|tr }}{% endif %}.\n"
+            "Чтобы войти, задайте свой пароль по ссылке ниже. Ссылка одноразовая и действует "
+            "до {{ expires_at|when }}.",
+        ),
+        "kk": (
+            "Мөлдірге шақыру",
+            "{{ inviter }} сізді әкімдік қызметтерінің порталы Мөлдірге шақырады: {{ role|tr }}"
+            "{% if department %}, {{ department|tr }}{% endif %}.\n"
+            "Кіру үшін төмендегі сілтеме арқылы өз құпиясөзіңізді орнатыңыз. Сілтеме бір рет "
+            "қолданылады және {{ expires_at|when }} дейін жарамды.",
+        ),
+        "en": (
+            "Your invitation to Moldir",
+            "{{ inviter }} invites you to Moldir, the city administration's service portal: "
+            "{{ role|tr }}{% if department %}, {{ department|tr }}{% endif %}.\n"
+            "To sign in, set your own password at the link below. The link works once, "
+            "until {{ expires_at|when }}.",
+        ),
+    },
+    "password_reset": {
+        "ru": (
+            "Сброс пароля в Мөлдір",
+            "Кто-то (надеемся, вы) попросил сбросить пароль вашей учётной записи.\n"
+            "Задайте новый пароль по ссылке ниже. Ссылка одноразовая и действует до "
+            "{{ expires_at|when }}.\nЕсли вы не просили сброс, ничего не делайте: пароль "
+            "останется прежним.",
+        ),
+        "kk": (
+            "Мөлдірдегі құпиясөзді қалпына келтіру",
+            "Біреу (сіз деп үміттенеміз) есептік жазбаңыздың құпиясөзін қалпына келтіруді "
+            "сұрады.\nТөмендегі сілтеме арқылы жаңа құпиясөз орнатыңыз. Сілтеме бір рет "
+            "қолданылады және {{ expires_at|when }} дейін жарамды.\nЕгер сіз сұрамасаңыз, "
+            "ештеңе істемеңіз: құпиясөз өзгермейді.",
+        ),
+        "en": (
+            "Resetting your Moldir password",
+            "Someone (we hope you) asked to reset the password of your account.\n"
+            "Set a new password at the link below. The link works once, until "
+            "{{ expires_at|when }}.\nIf it was not you, do nothing: your password stays "
+            "as it is.",
+        ),
+    },
+    "email_change": {
+        "ru": (
+            "Подтвердите новый адрес в Мөлдір",
+            "Вы попросили получать письма Мөлдір на этот адрес вместо прежнего.\n"
+            "Подтвердите его по ссылке ниже (она одноразовая и действует до "
+            "{{ expires_at|when }}). До подтверждения вход и письма остаются на прежнем "
+            "адресе.",
+        ),
+        "kk": (
+            "Мөлдірдегі жаңа мекенжайды растаңыз",
+            "Сіз Мөлдір хаттарын бұрынғы мекенжайдың орнына осы мекенжайға алуды сұрадыңыз.\n"
+            "Оны төмендегі сілтеме арқылы растаңыз (ол бір рет қолданылады және "
+            "{{ expires_at|when }} дейін жарамды). Расталғанға дейін кіру мен хаттар бұрынғы "
+            "мекенжайда қалады.",
+        ),
+        "en": (
+            "Confirm your new address for Moldir",
+            "You asked for Moldir's email to come to this address instead of the old one.\n"
+            "Confirm it at the link below (it works once, until {{ expires_at|when }}). "
+            "Until then, you sign in and get email at the old address.",
+        ),
+    },
 }
 
 

@@ -282,6 +282,7 @@ def register_template_helpers(app: Flask) -> None:
         "time_left": timefmt.time_left,
         "event_text": timefmt.event_text,
         "sla_label": timefmt.sla_label,
+        "role_label": timefmt.role_label,
         "notice_text": timefmt.notice_text,
         "office_hours": timefmt.office_hours,
         "escalation_level": escalations.level_label,

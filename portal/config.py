@@ -112,6 +112,9 @@ def from_environment(instance_path: Path) -> dict:
         "LOGIN_RATE_LIMIT_IP": os.environ.get("LOGIN_RATE_LIMIT_IP", "30 per 15 minutes"),
         "LOGIN_RATE_LIMIT_ACCOUNT": os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "100 per hour"),
         "REGISTER_RATE_LIMIT_IP": os.environ.get("REGISTER_RATE_LIMIT_IP", "10 per hour"),
+        # Password-reset emails asked for, per address and per email typed (known or not).
+        "RESET_RATE_LIMIT_IP": os.environ.get("RESET_RATE_LIMIT_IP", "10 per hour"),
+        "RESET_RATE_LIMIT_ACCOUNT": os.environ.get("RESET_RATE_LIMIT_ACCOUNT", "3 per hour"),
         "WTF_CSRF_TIME_LIMIT": None,
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         # The APIs' rate limits, per token and per client address (Flask-Limiter syntax).

@@ -658,7 +658,8 @@ class LoginSession(db.Model):
 
 
 class AccountChange(db.Model):
-    """An account disabled or enabled again: by whom, when and why."""
+    """An account disabled or enabled again, or its role or department changed: by whom,
+    when and why."""
 
     __tablename__ = "account_change"
 
@@ -673,4 +674,37 @@ class AccountChange(db.Model):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
 
-    __table_args__ = (sa.CheckConstraint("action in ('disabled', 'enabled')", name="action"),)
+    __table_args__ = (
+        sa.CheckConstraint(
+            "action in ('disabled', 'enabled', 'role_changed', 'invited')", name="action"
+        ),
+    )
+
+
+class OneTimeToken(db.Model):
+    """A link sent by email that does one thing once: accept an invitation, reset a
+    password, confirm a new email address. Only its SHA-256 is kept; it expires."""
+
+    __tablename__ = "one_time_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(20))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Used, or set aside by a newer link of the same purpose.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The address being confirmed (email change only).
+    new_email: Mapped[str | None] = mapped_column(sa.String(254))
+    # Who sent it (an admin's invitation); None: the person themself or the command line.
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "purpose in ('invitation', 'password_reset', 'email_change')", name="purpose"
+        ),
+    )

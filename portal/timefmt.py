@@ -30,6 +30,20 @@ LEVEL_LABELS = {
 }
 
 
+# What each role is called on the pages (the admin's people pages, the invitation form).
+ROLE_LABELS = {
+    "applicant": _l("applicant"),
+    "staff": _l("staff"),
+    "head": _l("head of department"),
+    "supervisor": _l("supervisor"),
+    "admin": _l("admin"),
+}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
 def sla_label(state: str) -> str:
     return str(SLA_LABELS.get(state, state))
 

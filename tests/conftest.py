@@ -171,6 +171,8 @@ TEST_CONFIG = {
     "LOGIN_RATE_LIMIT_IP": "1000 per minute",
     "LOGIN_RATE_LIMIT_BACKOFF_MAX": 0,
     "REGISTER_RATE_LIMIT_IP": "1000 per minute",
+    "RESET_RATE_LIMIT_IP": "1000 per minute",
+    "RESET_RATE_LIMIT_ACCOUNT": "1000 per minute",
     # Stories sign in, then move time by days; tests/security times sessions out.
     "SESSION_IDLE_MINUTES": 10 * 365 * 24 * 60,
     "SESSION_ABSOLUTE_HOURS": 10 * 365 * 24,

@@ -79,7 +79,13 @@ def nothing_changed(before, files=()):
         (
             {"password": "short", "confirm": "short"},
             "password",
-            "Field must be at least 10 characters long.",
+            "Use at least 8 characters. A few words together are easy to remember.",
+        ),
+        (
+            {"password": "iloveyou123", "confirm": "iloveyou123"},
+            "password",
+            "This password is on a list of common passwords and is easy to guess. "
+            "Choose another one.",
         ),
         ({"confirm": PASSWORD + "!"}, "confirm", "The passwords differ."),
         ({"full_name": "   "}, "full_name", "This field is required."),
@@ -95,6 +101,7 @@ def nothing_changed(before, files=()):
         "unknown-kind",
         "bad-email",
         "short-password",
+        "common-password",
         "passwords-differ",
         "blank-name",
     ],

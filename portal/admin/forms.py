@@ -3,13 +3,23 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    EmailField,
     HiddenField,
     IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
+
+from portal.timefmt import ROLE_LABELS
 
 
 class OverrideForm(FlaskForm):
@@ -86,3 +96,35 @@ class EnableAccountForm(FlaskForm):
 
 class RevokePersonTokenForm(FlaskForm):
     """Revoke one of a person's API tokens (which one is in the URL)."""
+
+
+ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ("staff", "head", "supervisor", "admin")]
+
+
+def _department_id(value):
+    return int(value) if value not in (None, "", "None") and str(value).isdecimal() else None
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="staff")
+    # Choices: the departments, filled in by the view; empty for supervisors and admins.
+    department_id = SelectField(
+        _l("Department (staff and heads)"), choices=[], coerce=_department_id, validate_choice=False
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    department_id = SelectField(
+        _l("Department (staff and heads)"), choices=[], coerce=_department_id, validate_choice=False
+    )
+    reason = StringField(
+        _l("Why does the role or department change?"),
+        validators=[DataRequired(), Length(max=200)],
+    )
+
+
+class ResendInvitationForm(FlaskForm):
+    """Send a person who has not set a password a new invitation link."""

@@ -15,15 +15,18 @@ from flask_login import current_user
 from portal.admin.forms import (
     DisableAccountForm,
     EnableAccountForm,
+    InviteForm,
     OverrideForm,
     PolicyForm,
     RemoveOverrideForm,
+    ResendInvitationForm,
     RetryForm,
     RevokePersonTokenForm,
+    RoleForm,
 )
 from portal.auth.decorators import roles_required
 from portal.extensions import db
-from portal.models import CalendarOverride, Role, Service
+from portal.models import CalendarOverride, Department, Role, Service
 from portal.queryargs import db_int
 from portal.services import NotVisible, ServiceError, approvals, people, policies, tokens
 from sla import clock, deadlines
@@ -291,6 +294,7 @@ def _people_page(disable_form=None, failed_user_id=None, status=200):
         "admin/people.html",
         rows=rows,
         changes=people.last_changes(rows),
+        signed_in=people.last_sign_ins(rows),
         filters=filters,
         roles=tuple(Role),
         page=page,
@@ -314,18 +318,114 @@ def _person(user_id: int):
         abort(404)
 
 
-@bp.get("/people/<int:user_id>")
-@admin_only
-def person(user_id: int):
-    """One person: their account's history and their API tokens (live and revoked)."""
-    found = _person(user_id)
+def _department_choices(form) -> None:
+    departments = db.session.scalars(sa.select(Department).order_by(Department.code))
+    form.department_id.choices = [("", _("— none (supervisor, admin) —"))] + [
+        (department.id, department.name) for department in departments
+    ]
+
+
+def _person_page(found, role_form=None, status=200):
+    if role_form is None:
+        role_form = RoleForm(formdata=None, role=found.role, department_id=found.department_id)
+    _department_choices(role_form)
     return render_template(
         "admin/person.html",
         person=found,
         changes=people.changes_of(found),
         tokens=tokens.every(found),
         revoke_form=RevokePersonTokenForm(formdata=None),
+        role_form=role_form if found.role != Role.APPLICANT else None,
+        resend_form=ResendInvitationForm(formdata=None),
+        invitation_pending=people.invitation_pending(found),
+        invitation_lapsed=people.invitation_lapsed(found),
+        last_sign_in=people.last_sign_ins([found]).get(found.id),
+    ), status
+
+
+@bp.get("/people/<int:user_id>")
+@admin_only
+def person(user_id: int):
+    """One person: their account's history, role and department, sign-ins and API tokens."""
+    return _person_page(_person(user_id))
+
+
+@bp.route("/people/invite", methods=["GET", "POST"])
+@admin_only
+def invite_person():
+    """Invite a staff member, head, supervisor or admin: they get a link to set a password."""
+    form = InviteForm()
+    _department_choices(form)
+    if form.validate_on_submit():
+        try:
+            invited = people.invite(
+                current_user,
+                email=form.email.data,
+                full_name=form.full_name.data,
+                role=form.role.data,
+                department_id=form.department_id.data,
+            )
+        except ServiceError as error:
+            getattr(form, error.field or "email").errors.append(str(error.message))
+        else:
+            flash(
+                _(
+                    "%(email)s is invited. The link in the email works once, for 72 hours.",
+                    email=invited.email,
+                ),
+                "success",
+            )
+            return redirect(url_for("admin.person", user_id=invited.id), 303)
+    status = 422 if form.errors else 200
+    return render_template("admin/invite.html", form=form), status
+
+
+@bp.post("/people/<int:user_id>/role")
+@admin_only
+def change_role(user_id: int):
+    found = _person(user_id)
+    form = RoleForm()
+    _department_choices(form)
+    if not form.validate_on_submit():
+        return _person_page(found, form, 422)
+    try:
+        moved = people.change_role(
+            current_user,
+            found,
+            role=form.role.data,
+            department_id=form.department_id.data,
+            reason=form.reason.data,
+        )
+    except ServiceError as error:
+        target = getattr(form, error.field, None) if error.field else None
+        (target.errors if target is not None else form.form_errors).append(str(error.message))
+        return _person_page(found, form, 409 if error.code == "conflict" else 422)
+    flash(
+        ngettext(
+            "Saved. %(num)d open request was handed to colleagues; its applicant was told.",
+            "Saved. %(num)d open requests were handed to colleagues; their applicants were told.",
+            moved,
+        )
+        if moved
+        else _("Saved."),
+        "success",
     )
+    return redirect(url_for("admin.person", user_id=found.id), 303)
+
+
+@bp.post("/people/<int:user_id>/invitation")
+@admin_only
+def resend_invitation(user_id: int):
+    found = _person(user_id)
+    if not ResendInvitationForm().validate_on_submit():
+        abort(400)
+    try:
+        people.resend_invitation(current_user, found)
+    except ServiceError as error:
+        flash(str(error.message), "warning")
+        return redirect(url_for("admin.person", user_id=found.id), 303)
+    flash(_("A new invitation was sent to %(email)s.", email=found.email), "success")
+    return redirect(url_for("admin.person", user_id=found.id), 303)
 
 
 @bp.post("/people/<int:user_id>/tokens/<int:token_id>/revoke")
@@ -386,6 +486,41 @@ def enable_person(user_id: int):
 @bp.cli.group("people")
 def people_cli():
     """People's accounts."""
+
+
+@people_cli.command("create-admin")
+@click.argument("email")
+@click.option("--name", default="", help="The admin's full name (default: the email).")
+@click.option(
+    "--prompt/--link",
+    "prompt",
+    default=None,
+    help="Type a password now, or print a one-time link to set it "
+    "(default: prompt on a terminal, link otherwise).",
+)
+def create_admin_command(email: str, name: str, prompt: bool | None):
+    """Create the first admin account of a fresh install."""
+    import sys
+
+    from flask import current_app
+
+    from portal.services import accounts
+
+    if prompt is None:
+        prompt = sys.stdin.isatty()
+    password = None
+    if prompt:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user, token = people.create_admin(email, name, password)
+    except ServiceError as error:
+        raise click.ClickException(str(error.message)) from error
+    click.echo(f"{user.email}: admin account created")
+    if token:
+        link = current_app.config["BASE_URL"].rstrip("/") + accounts.INVITATION_PATH.format(
+            token=token
+        )
+        click.echo(f"Set the password within 72 hours, once, at:\n{link}")
 
 
 @people_cli.command("disable")

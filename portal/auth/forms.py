@@ -17,9 +17,8 @@ class RegisterForm(FlaskForm):
     )
     company_name = StringField(_l("Company name"), validators=[Optional(), Length(max=200)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField(
-        _l("Password (at least 10 characters)"), validators=[DataRequired(), Length(min=10)]
-    )
+    # Length and the common-password list: portal/services/passwords.py (one rule, one message).
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1000)])
     confirm = PasswordField(
         _l("Repeat the password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
@@ -47,3 +46,42 @@ class ProfileForm(FlaskForm):
         _l("Language of messages"),
         choices=[("ru", "Русский"), ("kk", "Қазақша"), ("en", "English")],
     )
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+
+
+class SetPasswordForm(FlaskForm):
+    """A new password, from a reset link or an invitation (rules: portal/services/passwords.py)."""
+
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(max=1000)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ChangePasswordForm(SetPasswordForm):
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class ChangeEmailForm(FlaskForm):
+    email = EmailField(
+        _l("New email address"), validators=[DataRequired(), Email(), Length(max=254)]
+    )
+    password = PasswordField(_l("Current password"), validators=[DataRequired()])
+
+
+class ConfirmEmailForm(FlaskForm):
+    """Confirm a new address (a button, so that a mail scanner opening the link changes
+    nothing)."""

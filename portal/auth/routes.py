@@ -15,16 +15,26 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_timedelta, get_locale
+from flask_babel import format_timedelta, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.auth.forms import LoginForm, MarkReadForm, ProfileForm, RegisterForm
+from portal.auth.forms import (
+    ChangeEmailForm,
+    ChangePasswordForm,
+    ConfirmEmailForm,
+    ForgotPasswordForm,
+    LoginForm,
+    MarkReadForm,
+    ProfileForm,
+    RegisterForm,
+    SetPasswordForm,
+)
 from portal.extensions import limiter
 from portal.privacy import email_digest
 from portal.public.routes import safe_next
 from portal.security import log_event
-from portal.services import ServiceError, accounts, login_throttle, sessions
+from portal.services import ServiceError, accounts, login_throttle, onetime, passwords, sessions
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -241,3 +251,167 @@ def profile():
             flash(_("Your choices are saved."), "success")
             return redirect(url_for("auth.profile"))
     return render_template("auth/profile.html", form=form), 422
+
+
+# --- one's own password and email ------------------------------------------------------
+
+
+def _forgot_throttled(_limit):
+    log_event("password_reset.throttled", outcome="denied")
+    form = ForgotPasswordForm()
+    form.form_errors.append(_("Too many attempts. Please wait a few minutes and try again."))
+    return current_app.make_response((render_template("auth/forgot.html", form=form), 429))
+
+
+def _reset_account() -> str:
+    email = accounts.normalize_email(request.form.get("email", ""))
+    return "reset:" + (email_digest(email) or "-")
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["RESET_RATE_LIMIT_IP"],
+    key_func=_client_address,
+    methods=["POST"],
+    scope="reset-ip",
+    on_breach=_forgot_throttled,
+)
+@limiter.limit(
+    lambda: current_app.config["RESET_RATE_LIMIT_ACCOUNT"],
+    key_func=_reset_account,
+    methods=["POST"],
+    scope="reset-account",
+    # Counted when a link was asked for (a valid form), known address or not.
+    deduct_when=lambda _response: bool(g.get("reset_asked")),
+    on_breach=_forgot_throttled,
+)
+def forgot_password():
+    """Ask for a reset link. The answer is the same whether or not the address has an
+    account: the page tells nobody who is registered."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        g.reset_asked = True
+        accounts.request_password_reset(form.email.data)
+        return render_template("auth/forgot_sent.html", email=form.email.data)
+    status = 422 if form.errors else 200
+    return render_template("auth/forgot.html", form=form), status
+
+
+def _link_refused(error: ServiceError, status: int = 404):
+    return render_template("auth/link_refused.html", message=error.message), status
+
+
+def _set_password_page(purpose, token: str, action, template: str):
+    """The page behind a reset or invitation link: GET shows the form, POST uses the link."""
+    try:
+        row = onetime.find(purpose, token)
+    except ServiceError as error:
+        return _link_refused(error, 410 if error.code in ("used", "expired") else 404)
+    form = SetPasswordForm()
+    shortest = passwords.min_length(row.user.role)
+    if form.validate_on_submit():
+        try:
+            user = action(token, form.password.data)
+        except ServiceError as error:
+            if error.field is None:
+                return _link_refused(error, 410 if error.code in ("used", "expired") else 404)
+            form.password.errors.append(str(error.message))
+        else:
+            # The link proved the mailbox: the account starts afresh, throttling included.
+            login_throttle.forget_account("account:" + (email_digest(user.email) or "-"))
+            _start_session(user)
+            return user
+    status = 422 if form.errors else 200
+    page = render_template(template, form=form, person=row.user, shortest=shortest)
+    return page, status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    result = _set_password_page(
+        onetime.Purpose.PASSWORD_RESET, token, accounts.reset_password, "auth/reset.html"
+    )
+    if isinstance(result, tuple):
+        return result
+    flash(_("Your password is changed, and you are signed in."), "success")
+    return redirect(url_for("public.home"))
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    result = _set_password_page(
+        onetime.Purpose.INVITATION, token, accounts.accept_invitation, "auth/invitation.html"
+    )
+    if isinstance(result, tuple):
+        return result
+    flash(_("Welcome! Your password is set, and you are signed in."), "success")
+    return redirect(url_for("public.home"))
+
+
+@bp.route("/profile/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            ended = accounts.change_password(
+                current_user._get_current_object(), form.current.data, form.password.data
+            )
+        except ServiceError as error:
+            getattr(form, error.field or "password").errors.append(str(error.message))
+        else:
+            flash(
+                ngettext(
+                    "Your password is changed. %(num)d other session was signed out.",
+                    "Your password is changed. %(num)d other sessions were signed out.",
+                    ended,
+                ),
+                "success",
+            )
+            return redirect(url_for("auth.profile"))
+    status = 422 if form.errors else 200
+    shortest = passwords.min_length(current_user.role)
+    return render_template("auth/password.html", form=form, shortest=shortest), status
+
+
+@bp.route("/profile/email", methods=["GET", "POST"])
+@login_required
+def change_email():
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        try:
+            new_email = accounts.request_email_change(
+                current_user._get_current_object(), form.password.data, form.email.data
+            )
+        except ServiceError as error:
+            getattr(form, error.field or "email").errors.append(str(error.message))
+        else:
+            flash(
+                _(
+                    "We sent a link to %(email)s. Your address changes when you follow it.",
+                    email=new_email,
+                ),
+                "info",
+            )
+            return redirect(url_for("auth.profile"))
+    status = 422 if form.errors else 200
+    return render_template("auth/email.html", form=form), status
+
+
+@bp.route("/profile/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token: str):
+    """The link sent to the new address; a button confirms (a mail scanner's GET does not)."""
+    try:
+        row = onetime.find(onetime.Purpose.EMAIL_CHANGE, token)
+    except ServiceError as error:
+        return _link_refused(error, 410 if error.code in ("used", "expired") else 404)
+    form = ConfirmEmailForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.confirm_email_change(token)
+        except ServiceError as error:
+            return _link_refused(error, 409 if error.code == "conflict" else 410)
+        flash(_("Your email address is now %(email)s.", email=user.email), "success")
+        return redirect(url_for("auth.profile" if current_user.is_authenticated else "auth.login"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/confirm_email.html", form=form, change=row), status

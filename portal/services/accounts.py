@@ -10,7 +10,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from portal import identifiers
 from portal.extensions import db
 from portal.models import Business, Role, User
-from portal.services import ServiceError
+from portal.privacy import email_digest
+from portal.security import log_event
+from portal.services import ServiceError, onetime, passwords, sessions
 
 _dummy_hash: str | None = None
 
@@ -50,6 +52,7 @@ def register_applicant(
             raise ServiceError(_l("This is not a valid IIN."), field="identifier")
     else:
         raise ServiceError(_l("Choose a business or a citizen."), field="kind")
+    passwords.check(password, Role.APPLICANT, email=email)
     _refuse_taken(email, identifier)
     business = Business(
         kind=kind,
@@ -123,3 +126,165 @@ def normalize_email(email: str) -> str:
 def set_locale(user: User, locale: str) -> None:
     user.locale = locale
     db.session.commit()
+
+
+# --- one's own password and email: reset by a link, change, confirm a new address ------
+
+RESET_PATH = "/password/reset/{token}"
+INVITATION_PATH = "/invitation/{token}"
+EMAIL_CONFIRM_PATH = "/profile/email/confirm/{token}"
+
+
+def _send_link(user: User, template: str, token: str, path: str, **context) -> None:
+    import notifications
+
+    row = onetime.find(_PURPOSE_OF[template], token)
+    notifications.notify(
+        user,
+        template,
+        context={"path": path.format(token=token), "expires_at": row.expires_at.isoformat()}
+        | context,
+        key=f"{template}:{row.token_hash}",
+        # A link to act on the account goes by email, whatever the person chose for news.
+        channels=("email",),
+        address=row.new_email or user.email,
+    )
+
+
+_PURPOSE_OF = {
+    "invitation": onetime.Purpose.INVITATION,
+    "password_reset": onetime.Purpose.PASSWORD_RESET,
+    "email_change": onetime.Purpose.EMAIL_CHANGE,
+}
+
+
+def request_password_reset(email: str) -> None:
+    """Email a one-time reset link to the account with `email`, if there is an active one.
+
+    Says nothing either way: the page answers alike, so it tells nobody who has an account.
+    """
+    email = normalize_email(email)
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None or not user.active:
+        log_event(
+            "password_reset.requested",
+            outcome="ignored",
+            reason="unknown_account" if user is None else "account_disabled",
+            email_hash=email_digest(email),
+        )
+        return
+    token = onetime.issue(user, onetime.Purpose.PASSWORD_RESET)
+    db.session.flush()
+    _send_link(user, "password_reset", token, RESET_PATH)
+    db.session.commit()
+    log_event("password_reset.requested", outcome="success", user_id=user.id)
+
+
+def _set_password(user: User, password: str, reason: str, keep_current: bool = False) -> int:
+    passwords.check(password, user.role, email=user.email)
+    user.password_hash = hash_password(password)
+    return sessions.revoke_all(user, reason, keep_current=keep_current)
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password with a reset link; every session of the account ends (whoever
+    was signed in with the old password is out). The link works once."""
+    try:
+        row = onetime.use(onetime.Purpose.PASSWORD_RESET, token)
+        user = row.user
+        if not user.active:
+            raise ServiceError(_l("This account is disabled."), code="disabled")
+        _set_password(user, password, "password_reset")
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    log_event("password_reset.completed", outcome="success", user_id=user.id)
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> int:
+    """Change one's password, knowing the current one; every other session of the account
+    ends (this one stays). How many ended."""
+    if not check_password_hash(user.password_hash, current or ""):
+        raise ServiceError(_l("This is not your current password."), field="current")
+    try:
+        ended = _set_password(user, new, "password_changed", keep_current=True)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    log_event("password.changed", outcome="success", user_id=user.id, sessions_ended=ended)
+    return ended
+
+
+def request_email_change(user: User, password: str, new_email: str) -> str:
+    """Send a confirmation link to `new_email`; the address changes only when it is
+    followed (so nobody moves an account to an address they do not hold). The new address."""
+    if not check_password_hash(user.password_hash, password or ""):
+        raise ServiceError(_l("This is not your current password."), field="password")
+    new_email = normalize_email(new_email)
+    if new_email == user.email:
+        raise ServiceError(_l("This is already your email address."), field="email")
+    _refuse_taken_email(new_email)
+    token = onetime.issue(user, onetime.Purpose.EMAIL_CHANGE, new_email=new_email)
+    db.session.flush()
+    _send_link(user, "email_change", token, EMAIL_CONFIRM_PATH)
+    db.session.commit()
+    log_event(
+        "email_change.requested",
+        outcome="success",
+        user_id=user.id,
+        new_email_hash=email_digest(new_email),
+    )
+    return new_email
+
+
+def _refuse_taken_email(email: str, code: str = "invalid") -> None:
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
+        raise ServiceError(
+            _l("An account with this email already exists."), field="email", code=code
+        )
+
+
+def confirm_email_change(token: str) -> User:
+    """Follow the link sent to the new address: the account's email becomes it."""
+    try:
+        row = onetime.use(onetime.Purpose.EMAIL_CHANGE, token)
+        user = row.user
+        _refuse_taken_email(row.new_email, code="conflict")
+        old = user.email
+        user.email = row.new_email
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ServiceError(
+            _l("An account with this email already exists."), code="conflict"
+        ) from None
+    except Exception:
+        db.session.rollback()
+        raise
+    log_event(
+        "email_change.confirmed",
+        outcome="success",
+        user_id=user.id,
+        old_email_hash=email_digest(old),
+        email_hash=email_digest(user.email),
+    )
+    return user
+
+
+def accept_invitation(token: str, password: str) -> User:
+    """Set one's first password with an invitation link (it works once)."""
+    try:
+        row = onetime.use(onetime.Purpose.INVITATION, token)
+        user = row.user
+        if not user.active:
+            raise ServiceError(_l("This account is disabled."), code="disabled")
+        _set_password(user, password, "invitation_accepted")
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    log_event("invitation.accepted", outcome="success", user_id=user.id)
+    return user

@@ -89,3 +89,27 @@ def record_success(account: str, address: str) -> None:
         redis_connection().delete(_key(account, address))
     except RedisError as error:
         log.warning("login throttle not cleared: %s", type(error).__name__)
+
+
+def forget_account(account: str) -> None:
+    """The owner proved they hold the mailbox (a password reset): every count against this
+    account starts from nothing, from every address, and so does its flat bound."""
+    from limits import parse_many
+
+    from portal.extensions import limiter
+
+    try:
+        connection = redis_connection()
+        for key in connection.scan_iter(match=_key(account, "*"), count=500):
+            connection.delete(key)
+    except RedisError as error:
+        log.warning("login throttle not cleared: %s", type(error).__name__)
+    try:
+        # Flask-Limiter's bucket of that limit: (its prefix,) key, "<endpoint>:<scope>".
+        identifiers = [account, "auth.login:login-account"]
+        if limiter._key_prefix:
+            identifiers.insert(0, limiter._key_prefix)
+        for item in parse_many(current_app.config["LOGIN_RATE_LIMIT_ACCOUNT"]):
+            limiter.limiter.clear(item, *identifiers)
+    except Exception as error:  # the limiter's storage away: it forgets on its own
+        log.warning("login limit not cleared: %s", type(error).__name__)

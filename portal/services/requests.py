@@ -121,8 +121,9 @@ def _carry(
         )
 
 
-def pick_assignee(department_id: int) -> User | None:
-    """The department's employee with the fewest open requests; ties: least recently given."""
+def pick_assignee(department_id: int, exclude: int | None = None) -> User | None:
+    """The department's employee with the fewest open requests; ties: least recently given.
+    `exclude`: someone leaving the department, who is not to be given more."""
     open_count = (
         sa.select(sa.func.count(ServiceRequest.id))
         .where(
@@ -138,6 +139,7 @@ def pick_assignee(department_id: int) -> User | None:
                 User.department_id == department_id,
                 User.role.in_([str(r) for r in roles]),
                 User.active.is_(True),
+                User.id != (exclude or 0),
             )
             .order_by(open_count, User.last_assigned_at.asc().nulls_first(), User.id)
             .limit(1)
@@ -543,7 +545,8 @@ def reassign(user: User, reference: str, assignee_id: int, reason: str) -> Servi
 def move_to(user: User, reference: str, assignee_id: int, reason: str) -> ServiceRequest:
     """`reassign` in the caller's transaction (several at once: all or nothing)."""
     request = access.get_request(user, reference, for_update=True)
-    if not access.can_reassign(user, request):
+    # An admin moves a person's work when changing their role or department (people.py).
+    if not (access.can_reassign(user, request) or user.role == Role.ADMIN):
         raise ServiceError(_l("Only the head of the department may reassign."), code="forbidden")
     if not request.is_open:
         raise ServiceError(_l("A decided request cannot be reassigned."), code="conflict")

@@ -139,13 +139,16 @@ def _revoke(row: LoginSession, reason: str, now: datetime) -> None:
     row.revoked_reason = reason[:40]
 
 
-def revoke_all(user: User, reason: str) -> int:
-    """Revoke every open session of `user`; the caller commits. Returns how many."""
-    result = db.session.execute(
-        sa.update(LoginSession)
-        .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=clock.now(), revoked_reason=reason[:40])
+def revoke_all(user: User, reason: str, keep_current: bool = False) -> int:
+    """Revoke every open session of `user` (but this request's, if `keep_current`); the
+    caller commits. Returns how many."""
+    query = sa.update(LoginSession).where(
+        LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None)
     )
+    current = _current_row() if keep_current else None
+    if current is not None:
+        query = query.where(LoginSession.id != current.id)
+    result = db.session.execute(query.values(revoked_at=clock.now(), revoked_reason=reason[:40]))
     count = result.rowcount or 0
     log_event("session.revoked", outcome="ended", reason=reason, user_id=user.id, count=count)
     return count

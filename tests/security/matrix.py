@@ -201,6 +201,68 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("/logout", "POST"): [
         Case(SIGNED_IN, ok=302, send=lambda w: {}, changes=ROLES[1:])  # their session ends
     ],
+    # One-time links: whoever holds the link may use it, signed in or not; an invalid
+    # password (probe) shows the form got past every check but the rules.
+    ("/password/forgot", "GET"): [Case(EVERYONE)],
+    ("/password/forgot", "POST"): [Case(EVERYONE, ok=422, probe=lambda w: {"email": ""})],
+    ("/password/reset/<token>", "GET"): [
+        Case(EVERYONE, {"token": "reset_token"}),
+        Case(roles(NOT_FOUND), {"token": Fixed("forged-token")}, about="a forged link"),
+    ],
+    ("/password/reset/<token>", "POST"): [
+        Case(
+            EVERYONE,
+            {"token": "reset_token"},
+            ok=422,
+            probe=lambda w: {"password": "short", "confirm": "short"},
+        ),
+        Case(
+            roles(NOT_FOUND),
+            {"token": Fixed("forged-token")},
+            send=lambda w: {
+                "password": "a long new passphrase",
+                "confirm": "a long new passphrase",
+            },
+            about="a forged link",
+        ),
+    ],
+    ("/invitation/<token>", "GET"): [Case(EVERYONE, {"token": "invite_token"})],
+    ("/invitation/<token>", "POST"): [
+        Case(
+            EVERYONE,
+            {"token": "invite_token"},
+            ok=422,
+            probe=lambda w: {"password": "short", "confirm": "short"},
+        )
+    ],
+    ("/profile/email/confirm/<token>", "GET"): [Case(EVERYONE, {"token": "email_token"})],
+    ("/profile/email/confirm/<token>", "POST"): [
+        # A stale form (its CSRF token) is refused: confirming changes A's address for good.
+        Case(
+            EVERYONE,
+            {"token": "email_token"},
+            ok=400,
+            probe=lambda w: {"csrf_token": "stale"},
+        )
+    ],
+    ("/profile/password", "GET"): [Case(SIGNED_IN)],
+    ("/profile/password", "POST"): [
+        Case(
+            SIGNED_IN,
+            ok=422,
+            send=lambda w: {"current": "x", "password": "a" * 20, "confirm": "a" * 20},
+            probe=lambda w: {"current": "not the password", "password": "a b c d e f g h"},
+        )
+    ],
+    ("/profile/email", "GET"): [Case(SIGNED_IN)],
+    ("/profile/email", "POST"): [
+        Case(
+            SIGNED_IN,
+            ok=422,
+            send=lambda w: {"email": "moved@firm.kz", "password": "x"},
+            probe=lambda w: {"email": "moved@firm.kz", "password": "not the password"},
+        )
+    ],
     ("/inbox", "GET"): [Case(SIGNED_IN, hides={APPLICANT_B: A_PRIVATE, STAFF_D2: A_PRIVATE})],
     ("/inbox/read", "POST"): [
         Case(SIGNED_IN, ok=302, send=lambda w: {}, changes=ROLES[1:])  # their own notices
@@ -469,6 +531,28 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
             send=lambda w: {},
             about="A's token under S1",
         ),
+    ],
+    ("/admin/people/invite", "GET"): [Case(ADMIN_ONLY)],
+    ("/admin/people/invite", "POST"): [
+        Case(
+            ADMIN_ONLY,
+            ok=422,
+            send=lambda w: {"full_name": "Mole", "email": "mole@akimat.kz", "role": "admin"},
+            probe=lambda w: {"full_name": "", "email": "mole@akimat.kz", "role": "admin"},
+        )
+    ],
+    ("/admin/people/<int:user_id>/role", "POST"): [
+        Case(
+            ADMIN_ONLY,
+            {"user_id": "user_s1"},
+            ok=422,
+            send=lambda w: {"role": "supervisor", "department_id": "", "reason": "Promoted"},
+            probe=lambda w: {"role": "supervisor", "department_id": "", "reason": ""},
+        )
+    ],
+    # S1 was never invited: the admin is told so, and nothing is sent.
+    ("/admin/people/<int:user_id>/invitation", "POST"): [
+        Case(ADMIN_ONLY, {"user_id": "user_s1"}, ok=303, send=lambda w: {})
     ],
     ("/admin/people/<int:user_id>/disable", "POST"): [
         Case(

@@ -29,8 +29,9 @@ from portal.extensions import db
 from portal.models import ApprovalStep, CalendarOverride, Escalation, Role, ServiceApprover
 from portal.observability import HEARTBEAT_KEY
 from portal.queueing import QUEUES
+from portal.services import onetime, tokens
+from portal.services import people as people_service
 from portal.services import requests as request_service
-from portal.services import tokens
 from portal.services.requests import Upload
 from sla import chase, clock
 from tests.conftest import csrf_token, pdf_file
@@ -91,6 +92,10 @@ class World:
     token_a: int
     override: int
     outbox: int  # a dead notification
+    # One-time links (raw tokens): A's password reset, A's new address, an invitation.
+    reset_token: str
+    email_token: str
+    invite_token: str
 
 
 DESCRIPTION_A = "A land plot for Aigerim's bakery"
@@ -148,6 +153,17 @@ def build_world(make) -> World:
     dead = db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).first()
     dead.status = DEAD
     db.session.commit()
+    invited = people_service.invite(
+        people[ADMIN],
+        email="invited@akimat.kz",
+        full_name="I Invited",
+        role="supervisor",
+        department_id=None,
+    )
+    reset_token = onetime.issue(a, onetime.Purpose.PASSWORD_RESET)
+    email_token = onetime.issue(a, onetime.Purpose.EMAIL_CHANGE, new_email="a.new@firm.kz")
+    invite_token = onetime.issue(invited, onetime.Purpose.INVITATION)
+    db.session.commit()
     secrets, token_a = {}, None
     for role, person in people.items():
         token, secrets[role] = tokens.create(person, "matrix")
@@ -178,6 +194,9 @@ def build_world(make) -> World:
         token_a=token_a,
         override=override.id,
         outbox=dead.id,
+        reset_token=reset_token,
+        email_token=email_token,
+        invite_token=invite_token,
     )
 
 
