@@ -122,8 +122,9 @@ def spec_of_service(service: Service) -> dict:
         "reminder_days": list(service.reminder_days or []),
         "approvers": [approver_name(a) for a in service.approvers],
         "silence_is_consent": service.silence_is_consent,
-        "required_documents": [d.code for d in service.required_documents],
-        "optional_documents": [d.code for d in service.optional_documents],
+        # In code order: the same set reads the same whatever order the rows were made in.
+        "required_documents": sorted(d.code for d in service.required_documents),
+        "optional_documents": sorted(d.code for d in service.optional_documents),
         "active": service.active,
     }
 

@@ -246,6 +246,7 @@ class _Lines:
     def __init__(self, root: yaml.Node | None):
         self.lines: dict[tuple, int] = {}
         self.duplicates: list[tuple[tuple, int]] = []
+        self.refused: set[tuple] = set()  # (section, index[, key]) the schema refused
         if root is not None:
             self._walk(root, ())
 
@@ -270,7 +271,7 @@ class _Lines:
         return self.lines.get(path)
 
 
-def parse(text: str) -> tuple[dict, _Lines]:
+def parse(text: str) -> tuple[dict, _Lines, list]:
     """The file's content and its lines; raises CatalogueFileError on YAML or schema errors."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -287,21 +288,33 @@ def parse(text: str) -> tuple[dict, _Lines]:
     if not isinstance(content, dict):
         raise CatalogueFileError([(1, "(file)", "the file must be a mapping with `version:`")])
     validator = jsonschema.Draft202012Validator(SCHEMA)
-    for error in sorted(validator.iter_errors(content), key=lambda e: list(map(str, e.path))):
+    schema_errors = list(validator.iter_errors(content))
+    for error in schema_errors:
         problems.append((lines.of(error.absolute_path), _where(error.absolute_path), error.message))
-    if problems:
-        raise CatalogueFileError(problems)
-    return content, lines
+    # A value the schema refused is not checked further; the rest is, so that one run
+    # lists every problem of the file.
+    lines.refused = {tuple(error.absolute_path)[:3] for error in schema_errors}
+    if any(len(path) < 2 for path in lines.refused):
+        raise CatalogueFileError(sorted(problems, key=_order))
+    return content, lines, problems
+
+
+def _order(problem) -> tuple:
+    return (problem[0] or 0, problem[1])
 
 
 def _specs(content: dict) -> dict[str, list[dict]]:
     return {
-        section: [{**defaults, **item} for item in content.get(section) or []]
+        section: [
+            {**defaults, **item} if isinstance(item, dict) else {}
+            for item in content.get(section) or []
+        ]
         for section, _kind, defaults, _check in SECTIONS
     }
 
 
 def _check(specs: dict[str, list[dict]], lines: _Lines) -> list[tuple[int | None, str, str]]:
+    """What is wrong with the entries (those the schema let through) and between them."""
     known = Known.from_database()
     known.departments |= {d.get("code") for d in specs["departments"]}
     known.document_types |= {t.get("code") for t in specs["document_types"]}
@@ -310,14 +323,22 @@ def _check(specs: dict[str, list[dict]], lines: _Lines) -> list[tuple[int | None
         seen: set[str] = set()
         for index, spec in enumerate(specs[section]):
             base = (section, index)
+            if base in lines.refused:  # not even a mapping with a code
+                continue
             if spec["code"] in seen:
                 path = base + ("code",)
                 problems.append((lines.of(path), _where(path), str(_l("This code appears twice."))))
             seen.add(spec["code"])
-            for problem in check(spec, known):
+            try:
+                found = check(spec, known)
+            except (AttributeError, TypeError):  # a shape the schema refused already
+                found = []
+            for problem in found:
                 path = base + problem.path
+                if path[:3] in lines.refused:
+                    continue
                 problems.append((lines.of(path), _where(path), str(problem)))
-    return sorted(problems, key=lambda p: (p[0] or 0, p[1]))
+    return problems
 
 
 def _shifts(specs: dict[str, list[dict]]) -> dict:
@@ -339,11 +360,11 @@ def load(text: str, actor=None, dry_run: bool = False) -> Plan:
 
     With `dry_run` the changes are worked out and rolled back. Raises CatalogueFileError.
     """
-    content, lines = parse(text)
+    content, lines, problems = parse(text)
     specs = _specs(content)
-    problems = _check(specs, lines)
+    problems += _check(specs, lines)
     if problems:
-        raise CatalogueFileError(problems)
+        raise CatalogueFileError(sorted(problems, key=_order))
     plan = Plan(shifts=_shifts(specs))
     appliers = {
         "department": catalogue.apply_department,
