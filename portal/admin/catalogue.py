@@ -314,6 +314,7 @@ def service_details(code: str):
         form=form,
         service=service,
         open_requests=catalogue_service.open_requests(service),
+        ever_used=catalogue_service.ever_used(service),
         status_form=ServiceStatusForm(formdata=None),
     ), status
 

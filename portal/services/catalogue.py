@@ -531,12 +531,19 @@ def set_service_active(actor: User, service: Service, active: bool) -> Change:
     return _save(actor, "service", {**spec_of_service(service), "active": active})
 
 
+def ever_used(service: Service) -> bool:
+    """Whether anyone ever applied for it (then it is retired, never deleted)."""
+    return (
+        db.session.scalar(
+            sa.select(ServiceRequest.id).where(ServiceRequest.service_id == service.id).limit(1)
+        )
+        is not None
+    )
+
+
 def delete_service(actor: User, service: Service) -> None:
     """Delete a service nobody ever applied for; one with requests can only be retired."""
-    used = db.session.scalar(
-        sa.select(sa.func.count(ServiceRequest.id)).where(ServiceRequest.service_id == service.id)
-    )
-    if used:
+    if ever_used(service):
         raise ServiceError(
             _l("Requests were made for this service: retire it instead of deleting it."),
             code="in_use",
