@@ -116,8 +116,16 @@ class Department(Localized, db.Model):
     name_ru: Mapped[str] = mapped_column(sa.String(200))
     name_kk: Mapped[str] = mapped_column(sa.String(200))
     name_en: Mapped[str] = mapped_column(sa.String(200))
+    # A retired department takes no new services; its history stays.
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     services: Mapped[list[Service]] = relationship(back_populates="department")
+    # The named head (a person with the head role): a table of its own, since a person
+    # already points at their department and two tables pointing at each other cannot be
+    # emptied in order.
+    head: Mapped[User | None] = relationship(
+        secondary="department_head", uselist=False, lazy="selectin"
+    )
 
     @property
     def name(self) -> str:
@@ -172,16 +180,53 @@ class User(UserMixin, db.Model):
         return self.role in (Role.STAFF, Role.HEAD)
 
 
+department_head = sa.Table(
+    "department_head",
+    db.metadata,
+    sa.Column("department_id", sa.ForeignKey("department.id"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("user.id"), nullable=False),
+)
+
+
+# The file formats a document type may accept, by the name an admin knows them by.
+FILE_FORMATS = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
+ALL_FORMATS = list(FILE_FORMATS)
+
+
 class DocumentType(Localized, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(40), unique=True)
     name_ru: Mapped[str] = mapped_column(sa.String(200))
     name_kk: Mapped[str] = mapped_column(sa.String(200))
     name_en: Mapped[str] = mapped_column(sa.String(200))
+    # What the applicant is told beside the upload ("issued not earlier than 30 days ...").
+    note_ru: Mapped[str | None] = mapped_column(sa.Text)
+    note_kk: Mapped[str | None] = mapped_column(sa.Text)
+    note_en: Mapped[str | None] = mapped_column(sa.Text)
+    formats: Mapped[list] = mapped_column(
+        sa.JSON, default=lambda: list(ALL_FORMATS), server_default='["pdf", "jpeg", "png"]'
+    )
+    # None: the site's limit (MAX_UPLOAD_MB); a type's own limit is never above it.
+    max_size_mb: Mapped[int | None] = mapped_column()
+    # Several files for one document (a multi-page scan).
+    multiple_files: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+
+    __table_args__ = (
+        sa.CheckConstraint("max_size_mb is null or max_size_mb between 1 and 100", name="max_size"),
+    )
 
     @property
     def name(self) -> str:
         return self.localized("name")
+
+    @property
+    def note(self) -> str:
+        return self.localized("note") or ""
+
+    @property
+    def mime_types(self) -> set[str]:
+        return {FILE_FORMATS[f] for f in (self.formats or ALL_FORMATS) if f in FILE_FORMATS}
 
 
 service_document = sa.Table(
@@ -190,6 +235,29 @@ service_document = sa.Table(
     sa.Column("service_id", sa.ForeignKey("service.id"), primary_key=True),
     sa.Column("document_type_id", sa.ForeignKey("document_type.id"), primary_key=True),
 )
+service_optional_document = sa.Table(
+    "service_optional_document",
+    db.metadata,
+    sa.Column("service_id", sa.ForeignKey("service.id"), primary_key=True),
+    sa.Column("document_type_id", sa.ForeignKey("document_type.id"), primary_key=True),
+)
+
+
+class Applicants(enum.StrEnum):
+    """Who may apply for a service."""
+
+    BUSINESS = "business"
+    CITIZEN = "citizen"
+    BOTH = "both"
+
+
+class ResultForm(enum.StrEnum):
+    """What the applicant receives when a request is approved."""
+
+    PERMIT = "permit"
+    LICENCE = "licence"
+    CERTIFICATE = "certificate"
+    LETTER = "letter"
 
 
 class Service(Localized, db.Model):
@@ -222,10 +290,24 @@ class Service(Localized, db.Model):
     # Approvals (portal/services/approvals.py): an approval step not answered by its
     # deadline counts as given when this is on.
     silence_is_consent: Mapped[bool] = mapped_column(default=False)
+    # Who may apply, what it costs (None: free; whole tenge) and what the applicant gets.
+    applicants: Mapped[str] = mapped_column(
+        sa.String(10), default=Applicants.BOTH, server_default=Applicants.BOTH.value
+    )
+    fee_tenge: Mapped[int | None] = mapped_column()
+    result_form: Mapped[str] = mapped_column(
+        sa.String(12), default=ResultForm.LETTER, server_default=ResultForm.LETTER.value
+    )
+    legal_basis_ru: Mapped[str | None] = mapped_column(sa.Text)
+    legal_basis_kk: Mapped[str | None] = mapped_column(sa.Text)
+    legal_basis_en: Mapped[str | None] = mapped_column(sa.Text)
 
     department: Mapped[Department] = relationship(back_populates="services")
     required_documents: Mapped[list[DocumentType]] = relationship(
         secondary=service_document, order_by=DocumentType.id
+    )
+    optional_documents: Mapped[list[DocumentType]] = relationship(
+        secondary=service_optional_document, order_by=DocumentType.id
     )
     approvers: Mapped[list[ServiceApprover]] = relationship(
         order_by="ServiceApprover.position", cascade="all, delete-orphan"
@@ -236,11 +318,27 @@ class Service(Localized, db.Model):
         sa.CheckConstraint("waiting_policy in ('pause', 'run', 'restart')", name="policy"),
         sa.CheckConstraint("at_risk_ratio > 0 and at_risk_ratio < 1", name="at_risk_ratio"),
         sa.CheckConstraint("reply_days between 1 and 60", name="reply_days"),
+        sa.CheckConstraint("applicants in ('business', 'citizen', 'both')", name="applicants"),
+        sa.CheckConstraint(
+            "result_form in ('permit', 'licence', 'certificate', 'letter')", name="result_form"
+        ),
+        sa.CheckConstraint("fee_tenge is null or fee_tenge >= 0", name="fee"),
     )
 
     @property
     def title(self) -> str:
         return self.localized("title")
+
+    @property
+    def legal_basis(self) -> str:
+        return self.localized("legal_basis") or ""
+
+    def admits(self, business_kind: str | None) -> bool:
+        """Whether an applicant acting for this kind of party ("company" | "citizen") may apply."""
+        if self.applicants == Applicants.BOTH:
+            return True
+        wanted = "company" if self.applicants == Applicants.BUSINESS else "citizen"
+        return business_kind == wanted
 
     @property
     def description(self) -> str:
@@ -707,4 +805,31 @@ class OneTimeToken(db.Model):
         sa.CheckConstraint(
             "purpose in ('invitation', 'password_reset', 'email_change')", name="purpose"
         ),
+    )
+
+
+class CatalogueChange(db.Model):
+    """The audit of the catalogue: a department, document type or service created,
+    changed, retired, restored or deleted; by whom (None: the command line), from where
+    (the admin pages or a catalogue file) and what changed (field: [old, new])."""
+
+    __tablename__ = "catalogue_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    entity: Mapped[str] = mapped_column(sa.String(16))
+    code: Mapped[str] = mapped_column(sa.String(40))
+    action: Mapped[str] = mapped_column(sa.String(12))
+    source: Mapped[str] = mapped_column(sa.String(8), default="admin")
+    changes: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+    actor: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("entity in ('department', 'document_type', 'service')", name="entity"),
+        sa.CheckConstraint(
+            "action in ('created', 'updated', 'retired', 'restored', 'deleted')", name="action"
+        ),
+        sa.Index("ix_catalogue_change_created_at", "created_at"),
     )

@@ -47,6 +47,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -70,7 +71,7 @@ from portal.models import (
     ServiceRequest,
     User,
 )
-from portal.services import accounts, approvals
+from portal.services import accounts, approvals, catalogue_file
 from portal.services import requests as request_service
 from portal.services.requests import Upload
 from sla import clock, deadlines, sweep
@@ -80,327 +81,10 @@ RANDOM_SEED = 2026
 HISTORY_WORKING_DAYS = 21  # about thirty calendar days
 
 # --- the catalogue ----------------------------------------------------------------------
+# Five departments, their document types and services: portal/seed_catalogue.yaml, loaded
+# through `flask catalogue import`'s own path, as an administration's real registry is.
 
-DEPARTMENTS = (
-    # code, Russian, Kazakh, English
-    ("ENT", "Отдел предпринимательства", "Кәсіпкерлік бөлімі", "Department of Entrepreneurship"),
-    ("AGR", "Отдел сельского хозяйства", "Ауыл шаруашылығы бөлімі", "Department of Agriculture"),
-    (
-        "ARC",
-        "Отдел строительства и архитектуры",
-        "Құрылыс және сәулет бөлімі",
-        "Department of Construction and Architecture",
-    ),
-    ("LND", "Отдел земельных отношений", "Жер қатынастары бөлімі", "Department of Land Relations"),
-    (
-        "MOB",
-        "Отдел городской мобильности",
-        "Қалалық мобильділік бөлімі",
-        "Department of Urban Mobility",
-    ),
-)
-
-DOCUMENT_TYPES = (
-    # code, Russian, Kazakh, English
-    ("charter", "Устав", "Жарғы", "Charter"),
-    (
-        "state_registration",
-        "Справка о государственной регистрации юридического лица",
-        "Заңды тұлғаны мемлекеттік тіркеу туралы анықтама",
-        "State registration certificate",
-    ),
-    (
-        "identity",
-        "Документ, удостоверяющий личность",
-        "Жеке басты куәландыратын құжат",
-        "Identity document",
-    ),
-    (
-        "land_title",
-        "Правоустанавливающий документ на земельный участок",
-        "Жер учаскесіне құқық белгілейтін құжат",
-        "Land title",
-    ),
-    (
-        "site_plan",
-        "Схема расположения земельного участка",
-        "Жер учаскесінің орналасу схемасы",
-        "Site plan",
-    ),
-    (
-        "project_design",
-        "Проектно-сметная документация",
-        "Жобалау-сметалық құжаттама",
-        "Project design documentation",
-    ),
-    ("lease_contract", "Договор аренды", "Жалдау шарты", "Lease contract"),
-    (
-        "vehicle_registration",
-        "Свидетельство о регистрации транспортного средства",
-        "Көлік құралын тіркеу туралы куәлік",
-        "Vehicle registration certificate",
-    ),
-    ("route_scheme", "Схема маршрута", "Маршрут схемасы", "Route scheme"),
-    ("power_of_attorney", "Доверенность", "Сенімхат", "Power of attorney"),
-    (
-        "tax_clearance",
-        "Справка об отсутствии налоговой задолженности",
-        "Салық берешегінің жоқтығы туралы анықтама",
-        "Tax clearance certificate",
-    ),
-    (
-        "sanitary_conclusion",
-        "Санитарно-эпидемиологическое заключение",
-        "Санитариялық-эпидемиологиялық қорытынды",
-        "Sanitary and epidemiological conclusion",
-    ),
-    (
-        "ad_sketch",
-        "Эскиз рекламной конструкции",
-        "Жарнама құрылғысының эскизі",
-        "Sketch of the advertising structure",
-    ),
-    (
-        "livestock_register",
-        "Выписка из базы идентификации сельскохозяйственных животных",
-        "Ауыл шаруашылығы жануарларын бірдейлендіру базасынан үзінді",
-        "Extract from the livestock identification database",
-    ),
-)
-
-SERVICES = (
-    {
-        "code": "outdoor_advertising",
-        "department": "ENT",
-        "target_days": 5,
-        "policy": "pause",
-        "documents": ("ad_sketch", "lease_contract"),
-        "title": (
-            "Согласование размещения наружной (визуальной) рекламы",
-            "Сыртқы (көрнекі) жарнаманы орналастыруды келісу",
-            "Approval of outdoor advertising placement",
-        ),
-        "description": (
-            "Согласование размещения рекламной конструкции на зданиях и вдоль автомобильных "
-            "дорог в черте города. Приложите эскиз конструкции с размерами и местом установки.",
-            "Қала шегіндегі ғимараттарда және автомобиль жолдарының бойында жарнама "
-            "құрылғысын орналастыруды келісу. Құрылғының өлшемдері мен орнату орны "
-            "көрсетілген эскизін қоса беріңіз.",
-            "Approval to place an advertising structure on a building or along a road within "
-            "the city. Attach a sketch of the structure with its size and location.",
-        ),
-    },
-    {
-        "code": "business_roadmap",
-        "department": "ENT",
-        "target_days": 10,
-        "policy": "pause",
-        "documents": ("charter", "state_registration", "tax_clearance"),
-        "title": (
-            "Субсидирование ставки вознаграждения по программе «Дорожная карта бизнеса»",
-            "«Бизнестің жол картасы» бағдарламасы бойынша сыйақы мөлшерлемесін субсидиялау",
-            "Interest rate subsidy under the Business Roadmap programme",
-        ),
-        "description": (
-            "Частичное возмещение ставки вознаграждения по кредиту субъекта "
-            "предпринимательства в банке второго уровня. Заявку рассматривает региональный "
-            "координатор программы.",
-            "Кәсіпкерлік субъектісінің екінші деңгейдегі банктегі несиесі бойынша сыйақы "
-            "мөлшерлемесінің бір бөлігін өтеу. Өтінімді бағдарламаның өңірлік үйлестірушісі "
-            "қарайды.",
-            "Partial reimbursement of the interest on a business loan from a commercial bank. "
-            "The application is reviewed by the regional programme coordinator.",
-        ),
-    },
-    {
-        "code": "market_trade",
-        "department": "ENT",
-        "target_days": 3,
-        "policy": "run",
-        "documents": ("identity", "sanitary_conclusion"),
-        "title": (
-            "Разрешение на торговлю на сельскохозяйственной ярмарке",
-            "Ауыл шаруашылығы жәрмеңкесінде сауда жасауға рұқсат",
-            "Permit to trade at an agricultural fair",
-        ),
-        "description": (
-            "Торговое место на городской сельскохозяйственной ярмарке выходного дня. Для "
-            "продажи продуктов питания нужно санитарно-эпидемиологическое заключение.",
-            "Қалалық демалыс күнгі ауыл шаруашылығы жәрмеңкесінде сауда орны. Азық-түлік сату "
-            "үшін санитариялық-эпидемиологиялық қорытынды қажет.",
-            "A stall at the city's weekend agricultural fair. Selling food requires a sanitary "
-            "and epidemiological conclusion.",
-        ),
-    },
-    {
-        "code": "agri_subsidy",
-        "department": "AGR",
-        "target_days": 10,
-        "policy": "restart",
-        "documents": ("state_registration", "livestock_register"),
-        "title": (
-            "Субсидирование развития племенного животноводства",
-            "Асыл тұқымды мал шаруашылығын дамытуды субсидиялау",
-            "Subsidy for pedigree livestock breeding",
-        ),
-        "description": (
-            "Возмещение части затрат на приобретение племенного скота и повышение "
-            "продуктивности животноводства. Поголовье должно быть зарегистрировано в базе "
-            "идентификации сельскохозяйственных животных.",
-            "Асыл тұқымды мал сатып алуға және мал шаруашылығының өнімділігін арттыруға "
-            "жұмсалған шығындардың бір бөлігін өтеу. Мал басы ауыл шаруашылығы жануарларын "
-            "бірдейлендіру базасында тіркелген болуы тиіс.",
-            "Reimbursement of part of the cost of buying pedigree livestock and raising "
-            "productivity. The animals must be registered in the livestock identification "
-            "database.",
-        ),
-    },
-    {
-        "code": "vet_certificate",
-        "department": "AGR",
-        "target_days": 2,
-        "policy": "run",
-        "documents": ("livestock_register",),
-        "title": (
-            "Выдача ветеринарной справки",
-            "Ветеринариялық анықтама беру",
-            "Veterinary certificate",
-        ),
-        "description": (
-            "Ветеринарная справка на животных и продукцию животного происхождения для "
-            "перемещения в пределах области. Выдаётся после проверки по базе идентификации.",
-            "Облыс шегінде орын ауыстыру үшін жануарларға және жануарлардан алынатын өнімге "
-            "ветеринариялық анықтама. Бірдейлендіру базасы бойынша тексерілгеннен кейін "
-            "беріледі.",
-            "A veterinary certificate for animals and animal products moved within the "
-            "region. Issued after a check against the identification database.",
-        ),
-    },
-    {
-        "code": "apz",
-        "department": "ARC",
-        "target_days": 8,
-        "policy": "pause",
-        "documents": ("land_title", "site_plan"),
-        "title": (
-            "Выдача архитектурно-планировочного задания (АПЗ)",
-            "Сәулет-жоспарлау тапсырмасын (СЖТ) беру",
-            "Architectural planning assignment (APZ)",
-        ),
-        "description": (
-            "АПЗ определяет требования к проектированию объекта на участке: этажность, "
-            "отступы, подключение к инженерным сетям. Без него нельзя разработать "
-            "проектно-сметную документацию.",
-            "СЖТ учаскедегі объектіні жобалауға қойылатын талаптарды айқындайды: қабат саны, "
-            "шегіністер, инженерлік желілерге қосылу. Онсыз жобалау-сметалық құжаттаманы "
-            "әзірлеу мүмкін емес.",
-            "The APZ sets the design requirements for a building on a plot: height, setbacks "
-            "and utility connections. The design documentation cannot be prepared without it.",
-        ),
-    },
-    {
-        "code": "acceptance",
-        "department": "ARC",
-        "target_days": 10,
-        "policy": "run",
-        "documents": ("project_design", "land_title"),
-        "title": (
-            "Приёмка в эксплуатацию построенного (реконструированного) объекта",
-            "Салынған (реконструкцияланған) объектіні пайдалануға қабылдау",
-            "Acceptance of a completed or reconstructed building",
-        ),
-        "description": (
-            "Выезд приёмочной комиссии и регистрация акта приёмки объекта в эксплуатацию. "
-            "Объект должен соответствовать утверждённому проекту.",
-            "Қабылдау комиссиясының объектіге шығуы және объектіні пайдалануға қабылдау "
-            "актісін тіркеу. Объект бекітілген жобаға сәйкес келуі тиіс.",
-            "Inspection by the acceptance commission and registration of the acceptance "
-            "certificate. The building must match the approved design.",
-        ),
-    },
-    {
-        "code": "land_plot",
-        "department": "LND",
-        "target_days": 15,
-        "policy": "restart",
-        "documents": ("site_plan", "identity"),
-        "title": (
-            "Предоставление земельного участка для строительства",
-            "Құрылыс үшін жер учаскесін беру",
-            "Land plot for construction",
-        ),
-        "description": (
-            "Предоставление права временного возмездного землепользования (аренды) на участок "
-            "из государственной собственности для строительства. Заявку рассматривает "
-            "земельная комиссия.",
-            "Мемлекеттік меншіктегі учаскеге құрылыс үшін уақытша өтеулі жер пайдалану "
-            "(жалдау) құқығын беру. Өтінімді жер комиссиясы қарайды.",
-            "A lease on a state-owned land plot for construction. The application is "
-            "considered by the land commission.",
-        ),
-    },
-    {
-        "code": "land_purpose_change",
-        "department": "LND",
-        "target_days": 14,
-        "policy": "pause",
-        "documents": ("land_title", "site_plan"),
-        "title": (
-            "Изменение целевого назначения земельного участка",
-            "Жер учаскесінің нысаналы мақсатын өзгерту",
-            "Change of the designated purpose of a land plot",
-        ),
-        "description": (
-            "Перевод участка в другую категорию использования в соответствии с генеральным "
-            "планом города. Решение принимается постановлением акимата.",
-            "Учаскені қаланың бас жоспарына сәйкес пайдаланудың басқа санатына ауыстыру. "
-            "Шешім әкімдік қаулысымен қабылданады.",
-            "A change of a plot's designated use in line with the city master plan. The "
-            "decision is made by a resolution of the akimat.",
-        ),
-    },
-    {
-        "code": "bus_route",
-        "department": "MOB",
-        "target_days": 12,
-        "policy": "restart",
-        "documents": ("vehicle_registration", "route_scheme", "tax_clearance"),
-        "title": (
-            "Свидетельство на обслуживание регулярного автобусного маршрута",
-            "Тұрақты автобус маршрутына қызмет көрсетуге куәлік",
-            "Certificate to operate a regular bus route",
-        ),
-        "description": (
-            "Свидетельство выдаётся перевозчику по итогам конкурса на обслуживание городского "
-            "маршрута. Приложите схему маршрута и документы на подвижной состав.",
-            "Куәлік қалалық маршрутқа қызмет көрсету конкурсының қорытындысы бойынша "
-            "тасымалдаушыға беріледі. Маршрут схемасын және жылжымалы құрамның құжаттарын "
-            "қоса беріңіз.",
-            "Issued to the carrier that won the tender to operate a city route. Attach the "
-            "route scheme and the papers for the vehicles.",
-        ),
-    },
-    {
-        "code": "taxi_stand",
-        "department": "MOB",
-        "target_days": 5,
-        "policy": "run",
-        "documents": ("site_plan", "vehicle_registration"),
-        "title": (
-            "Согласование места стоянки такси",
-            "Такси тұрағының орнын келісу",
-            "Approval of a taxi stand location",
-        ),
-        "description": (
-            "Согласование места стоянки легковых такси на улично-дорожной сети города. "
-            "Рассматривается с учётом схемы организации дорожного движения.",
-            "Қаланың көше-жол желісінде жеңіл такси тұрағының орнын келісу. Жол қозғалысын "
-            "ұйымдастыру схемасы ескеріле отырып қаралады.",
-            "Approval of a taxi rank on a city street, checked against the traffic "
-            "management scheme.",
-        ),
-    },
-)
+CATALOGUE_FILE = Path(__file__).with_name("seed_catalogue.yaml")
 
 # --- the people -------------------------------------------------------------------------
 
@@ -633,19 +317,6 @@ REASSIGN_REASONS = (
 )
 
 
-# Who signs off which service before a decision (portal/services/approvals.py): the head,
-# another department, the deputy akim. The other services are decided by the caseworker.
-APPROVERS = {
-    "business_roadmap": ("role:head",),
-    "apz": ("role:head", "department:LND"),
-    "acceptance": ("role:head",),
-    "land_plot": ("role:head", "role:supervisor"),
-    "land_purpose_change": ("department:ARC",),
-    "bus_route": ("role:head",),
-    "taxi_stand": ("role:head",),
-}
-
-
 # --- the stories of the requests --------------------------------------------------------
 
 
@@ -750,45 +421,17 @@ def seed_command():
 
 
 def seed_catalogue() -> dict:
-    """Departments, document types and services, in one transaction."""
-    departments = {
-        code: Department(code=code, name_ru=ru, name_kk=kk, name_en=en)
-        for code, ru, kk, en in DEPARTMENTS
+    """Departments, document types and services, from the catalogue file, in file order."""
+    catalogue_file.load(CATALOGUE_FILE.read_text(encoding="utf-8"))
+
+    def by_code(model) -> dict:
+        return {row.code: row for row in db.session.scalars(sa.select(model).order_by(model.id))}
+
+    return {
+        "departments": by_code(Department),
+        "document_types": by_code(DocumentType),
+        "services": by_code(Service),
     }
-    document_types = {
-        code: DocumentType(code=code, name_ru=ru, name_kk=kk, name_en=en)
-        for code, ru, kk, en in DOCUMENT_TYPES
-    }
-    services = {}
-    for spec in SERVICES:
-        title_ru, title_kk, title_en = spec["title"]
-        text_ru, text_kk, text_en = spec["description"]
-        services[spec["code"]] = Service(
-            code=spec["code"],
-            department=departments[spec["department"]],
-            title_ru=title_ru,
-            title_kk=title_kk,
-            title_en=title_en,
-            description_ru=text_ru,
-            description_kk=text_kk,
-            description_en=text_en,
-            target_days=spec["target_days"],
-            waiting_policy=spec["policy"],
-            required_documents=[document_types[c] for c in spec["documents"]],
-        )
-    db.session.add_all([*departments.values(), *document_types.values(), *services.values()])
-    db.session.commit()
-    for code, keys in APPROVERS.items():
-        # "department:LND" names a department by code; the policy keeps its id.
-        ids = [
-            f"department:{departments[key.partition(':')[2]].id}"
-            if key.startswith("department:")
-            else key
-            for key in keys
-        ]
-        approvals.set_approvers(services[code], ids)
-    db.session.commit()
-    return {"departments": departments, "document_types": document_types, "services": services}
 
 
 def seed_people() -> dict:
@@ -822,6 +465,9 @@ def seed_people() -> dict:
         for key, email, name, kind, first11, company, locale in APPLICANTS
     }
     heads = {u.department.code: u for u in employees if u.role == Role.HEAD}
+    for code, head in heads.items():  # the catalogue names each department's head
+        departments[code].head = head
+    db.session.commit()
     staff: dict[str, list[User]] = {}
     for user in employees:
         if user.role == Role.STAFF:

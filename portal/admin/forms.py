@@ -9,6 +9,8 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
+    widgets,
 )
 from wtforms.validators import (
     DataRequired,
@@ -20,6 +22,13 @@ from wtforms.validators import (
 )
 
 from portal.timefmt import ROLE_LABELS
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as checkboxes (a multiple select is hard to use on a phone)."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
 
 
 class OverrideForm(FlaskForm):
@@ -128,3 +137,101 @@ class RoleForm(FlaskForm):
 
 class ResendInvitationForm(FlaskForm):
     """Send a person who has not set a password a new invitation link."""
+
+
+# --- the catalogue -----------------------------------------------------------------------
+
+LANGUAGE_LABELS = (("ru", _l("in Russian")), ("kk", _l("in Kazakh")), ("en", _l("in English")))
+CODE_HINT = _l("Latin letters, digits, _ or -; it cannot be changed later.")
+
+
+def _texts(form_class, name: str, label, required: bool, area: bool = False, max_length=200):
+    """Three fields `<name>_ru`, `<name>_kk`, `<name>_en` on the form class."""
+    kind = TextAreaField if area else StringField
+    for lang, in_language in LANGUAGE_LABELS:
+        validators = [DataRequired() if required else Optional(), Length(max=max_length)]
+        setattr(
+            form_class,
+            f"{name}_{lang}",
+            kind(_LabelIn(label, in_language), validators=validators),
+        )
+
+
+class _LabelIn:
+    """'Name (in Kazakh)', rendered in the reader's language when the page is."""
+
+    def __init__(self, label, in_language):
+        self.label, self.in_language = label, in_language
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.in_language})"
+
+
+class DepartmentForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=16)])
+    head = StringField(
+        _l("Head of department (email of a person with the head role)"),
+        validators=[Optional(), Length(max=254)],
+    )
+    active = BooleanField(_l("Active (a retired department takes no new services)"))
+
+
+_texts(DepartmentForm, "name", _l("Name"), True)
+
+
+FORMAT_CHOICES = [("pdf", "PDF"), ("jpeg", "JPEG"), ("png", "PNG")]
+
+
+class DocumentTypeForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
+    formats = MultiCheckboxField(_l("Accepted formats"), choices=FORMAT_CHOICES)
+    max_size_mb = IntegerField(
+        _l("Largest file (MB; empty: the site's limit)"),
+        validators=[Optional(), NumberRange(1, 100)],
+    )
+    multiple_files = BooleanField(_l("Several files allowed (e.g. a multi-page scan)"))
+    active = BooleanField(_l("Active (a retired type is not offered for new services)"))
+
+
+_texts(DocumentTypeForm, "name", _l("Name"), True)
+_texts(DocumentTypeForm, "note", _l("Note to the applicant"), False, area=True, max_length=1000)
+
+
+APPLICANT_CHOICES = [
+    ("both", _l("businesses and citizens")),
+    ("business", _l("businesses only (BIN)")),
+    ("citizen", _l("citizens only (IIN)")),
+]
+RESULT_CHOICES = [
+    ("permit", _l("a permit")),
+    ("licence", _l("a licence")),
+    ("certificate", _l("a certificate")),
+    ("letter", _l("a letter")),
+]
+
+
+class ServiceDetailsForm(FlaskForm):
+    department = SelectField(_l("Department"), choices=[])
+    applicants = SelectField(_l("Who may apply"), choices=APPLICANT_CHOICES)
+    fee_tenge = IntegerField(
+        _l("Fee in tenge (empty: free of charge)"),
+        validators=[Optional(), NumberRange(0, 100_000_000)],
+    )
+    result_form = SelectField(_l("The applicant receives"), choices=RESULT_CHOICES)
+    required_documents = MultiCheckboxField(_l("Required documents"), choices=[])
+    optional_documents = MultiCheckboxField(_l("Optional documents"), choices=[])
+
+
+_texts(ServiceDetailsForm, "title", _l("Title"), True)
+_texts(ServiceDetailsForm, "description", _l("Description"), True, area=True, max_length=4000)
+_texts(ServiceDetailsForm, "legal_basis", _l("Legal basis"), False, max_length=1000)
+
+
+class NewServiceForm(ServiceDetailsForm, PolicyForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
+
+
+class ServiceStatusForm(FlaskForm):
+    action = SelectField(
+        choices=[("retire", "retire"), ("restore", "restore"), ("delete", "delete")]
+    )

@@ -29,7 +29,13 @@ def _form_error(form, error: ServiceError) -> None:
 
 
 def _uploads(form, document_type_ids) -> list[Upload]:
-    return [Upload(t, getattr(form, f"doc_{t}").data) for t in document_type_ids]
+    """One Upload per file given (a type that takes several files gives a list)."""
+    found = []
+    for type_id in document_type_ids:
+        data = getattr(form, f"doc_{type_id}").data
+        for file in data if isinstance(data, list) else [data]:
+            found.append(Upload(type_id, file))
+    return found
 
 
 @bp.route("/apply/<code>", methods=["GET", "POST"])
@@ -42,12 +48,15 @@ def apply(code: str):
         abort(404)
     carry_from = request.args.get("from") or None
     previous, carried = request_service.carried_documents(current_user, service, carry_from)
-    form = submit_form_for(service.required_documents)()
+    refusal = request_service.who_may_not_apply(current_user, service)
+    if refusal is not None:
+        return render_template("applicant/apply.html", service=service, refusal=refusal), 403
+    form = submit_form_for(service.required_documents, service.optional_documents)()
     if previous is not None and not form.is_submitted():
         form.description.data = previous.description
     status = 200
     if form.validate_on_submit():
-        type_ids = [d.id for d in service.required_documents]
+        type_ids = [d.id for d in (*service.required_documents, *service.optional_documents)]
         try:
             created = request_service.submit(
                 current_user,

@@ -63,11 +63,13 @@ class Saved:
     queued: bool
 
 
-def _queue_recompute(reason: str, actor: User, service_id: int | None = None) -> bool:
+def _queue_recompute(reason: str, actor: User | None, service_id: int | None = None) -> bool:
+    """Queue the recompute of open deadlines; `actor` None: the command line."""
     from sla.jobs import recompute_job
 
+    actor_id = actor.id if actor is not None else None
     try:
-        queueing.enqueue(recompute_job, reason, service_id, actor.id, queue_name="sla")
+        queueing.enqueue(recompute_job, reason, service_id, actor_id, queue_name="sla")
     except RedisError:
         # The change is saved; `flask sla recompute` (or the next change) catches up.
         return False

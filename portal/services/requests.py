@@ -13,7 +13,9 @@ import notifications
 from portal import lifecycle, limits, uploads
 from portal.extensions import db
 from portal.models import (
+    ALL_FORMATS,
     OPEN_STATES,
+    Applicants,
     Document,
     DocumentRequest,
     DocumentRequestItem,
@@ -54,12 +56,45 @@ class Upload:
         return f"doc_{self.document_type_id}"
 
 
+def _accepted_formats(document_type: DocumentType) -> str:
+    return ", ".join(f.upper() for f in (document_type.formats or ALL_FORMATS))
+
+
+def _by_type(files: list[Upload]) -> dict[int, list[Upload]]:
+    """The files given, grouped by document type (files without a name were not given)."""
+    grouped: dict[int, list[Upload]] = {}
+    for upload in files:
+        if getattr(upload.file, "filename", ""):
+            grouped.setdefault(upload.document_type_id, []).append(upload)
+    return grouped
+
+
 def _check_uploads(items: list[Upload]) -> list[tuple[Upload, str, int, str]]:
-    """Inspect every file before anything is written; the first bad one stops all."""
-    max_bytes = current_app.config["MAX_UPLOAD_BYTES"]
+    """Inspect every file before anything is written; the first bad one stops all.
+
+    Each document type may narrow the site's rules: fewer formats, a smaller size, and
+    one file only unless it allows several (a multi-page scan).
+    """
+    site_max = current_app.config["MAX_UPLOAD_BYTES"]
+    type_ids = {item.document_type_id for item in items}
+    types = {
+        t.id: t
+        for t in db.session.scalars(sa.select(DocumentType).where(DocumentType.id.in_(type_ids)))
+    }
+    counts: dict[int, int] = {}
     check_limits = uploads.CheckLimits.from_config(current_app.config)
     checked = []
     for item in items:
+        document_type = types.get(item.document_type_id)
+        counts[item.document_type_id] = counts.get(item.document_type_id, 0) + 1
+        if document_type is not None and not document_type.multiple_files:
+            if counts[item.document_type_id] > 1:
+                raise ServiceError(
+                    _l("Attach one file for this document."), field=item.field, code="too_many"
+                )
+        max_bytes = site_max
+        if document_type is not None and document_type.max_size_mb:
+            max_bytes = min(site_max, document_type.max_size_mb * 1024 * 1024)
         filename = getattr(item.file, "filename", "") or ""
         if not filename:
             raise ServiceError(_l("Attach this document."), field=item.field, code="missing")
@@ -71,6 +106,15 @@ def _check_uploads(items: list[Upload]) -> list[tuple[Upload, str, int, str]]:
                 # Not floor division: a 200 KB limit would read "larger than 0 MB".
                 message = _l("The file is larger than %(mb)s MB.", mb=uploads._megabytes(max_bytes))
             raise ServiceError(message, field=item.field, code=rejected.code) from None
+        if document_type is not None and mime not in document_type.mime_types:
+            raise ServiceError(
+                _l(
+                    "This document is accepted as %(formats)s only.",
+                    formats=_accepted_formats(document_type),
+                ),
+                field=item.field,
+                code="bad_type",
+            )
         checked.append((item, mime, size, sha))
     return checked
 
@@ -179,6 +223,16 @@ def carried_documents(applicant: User, service: Service, reference: str | None):
     return previous, by_type
 
 
+def who_may_not_apply(applicant: User, service: Service):
+    """Why this applicant may not apply for this service (a message), or None."""
+    kind = applicant.business.kind if applicant.business is not None else None
+    if service.admits(kind):
+        return None
+    if service.applicants == Applicants.BUSINESS:
+        return _l("This service is for businesses (with a BIN) only.")
+    return _l("This service is for citizens (with an IIN) only.")
+
+
 def submit(
     applicant: User,
     service: Service,
@@ -195,6 +249,9 @@ def submit(
         raise ServiceError(_l("Only applicants submit requests."))
     if not service.active:
         raise ServiceError(_l("This service is not available."))
+    refusal = who_may_not_apply(applicant, service)
+    if refusal is not None:
+        raise ServiceError(refusal, code="not_eligible")
     description = (description or "").strip()
     if not description:
         raise ServiceError(_l("Describe your request."), field="description")
@@ -203,14 +260,15 @@ def submit(
             _l("At most %(num)d characters.", num=limits.DESCRIPTION), field="description"
         )
     previous, carried = carried_documents(applicant, service, carry_from)
-    by_type = {u.document_type_id: u for u in files if getattr(u.file, "filename", "")}
+    by_type = _by_type(files)
     for document_type in service.required_documents:
         if document_type.id not in by_type and document_type.id not in carried:
             raise ServiceError(
                 _l("Attach this document."), field=f"doc_{document_type.id}", code="missing"
             )
     required_ids = {d.id for d in service.required_documents}
-    checked = _check_uploads([u for t, u in by_type.items() if t in required_ids])
+    wanted_ids = required_ids | {d.id for d in service.optional_documents}
+    checked = _check_uploads([u for t, given in by_type.items() if t in wanted_ids for u in given])
     carry = [carried[t] for t in required_ids if t not in by_type and t in carried]
 
     now = clock.now()
@@ -469,13 +527,14 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
             _l("The reply-by date has passed: the request was refused as incomplete."),
             code="conflict",
         )
-    by_type = {u.document_type_id: u for u in files if getattr(u.file, "filename", "")}
+    by_type = _by_type(files)
     for item in document_request.items:
         if item.document_type_id not in by_type:
             raise ServiceError(
                 _l("Attach this document."), field=f"doc_{item.document_type_id}", code="missing"
             )
-    checked = _check_uploads([by_type[i.document_type_id] for i in document_request.items])
+    asked = dict.fromkeys(i.document_type_id for i in document_request.items)
+    checked = _check_uploads([u for t in asked for u in by_type[t]])
     quota.check(user, sum(size for _item, _mime, size, _sha in checked), now)
     stored: list[str] = []
     try:

@@ -161,6 +161,33 @@ def _submit(w):
     return {"description": "Inside job", f"doc_{w.charter}": pdf()}
 
 
+def _names(prefix: str) -> dict:
+    return {f"{prefix}_{lang}": f"Inside job {lang}" for lang in ("ru", "kk", "en")}
+
+
+def _department(w):
+    return {"code": "D9", **_names("name"), "active": "y"}
+
+
+def _document_type(w):
+    return {"code": "inside", **_names("name"), "formats": ["pdf"], "active": "y"}
+
+
+def _service_details(w):
+    return {
+        "department": "D2",
+        **_names("title"),
+        **_names("description"),
+        "applicants": "both",
+        "result_form": "letter",
+        "required_documents": ["charter"],
+    }
+
+
+def _new_service(w):
+    return {"code": "inside", **_service_details(w), **_policy(w)}
+
+
 def _api_submit(w):
     return {"service_code": w.service, "description": "Inside job", f"doc_{w.charter}": pdf()}
 
@@ -572,6 +599,46 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("/admin/services/<code>", "POST"): [
         Case(ADMIN_ONLY, {"code": "service"}, ok=422, send=_policy, probe=lambda w: {})
     ],
+    # the catalogue: departments, document types, services (created, described, retired)
+    ("/admin/departments", "GET"): [Case(ADMIN_ONLY)],
+    ("/admin/departments/new", "GET"): [Case(ADMIN_ONLY)],
+    ("/admin/departments/new", "POST"): [
+        Case(ADMIN_ONLY, ok=422, send=_department, probe=lambda w: {"code": "D9"})
+    ],
+    ("/admin/departments/<code>", "GET"): [Case(ADMIN_ONLY, {"code": Fixed("D1")})],
+    ("/admin/departments/<code>", "POST"): [
+        Case(ADMIN_ONLY, {"code": Fixed("D1")}, ok=422, send=_department, probe=lambda w: {})
+    ],
+    ("/admin/document-types", "GET"): [Case(ADMIN_ONLY)],
+    ("/admin/document-types/new", "GET"): [Case(ADMIN_ONLY)],
+    ("/admin/document-types/new", "POST"): [
+        Case(ADMIN_ONLY, ok=422, send=_document_type, probe=lambda w: {"code": "inside"})
+    ],
+    ("/admin/document-types/<code>", "GET"): [Case(ADMIN_ONLY, {"code": Fixed("charter")})],
+    ("/admin/document-types/<code>", "POST"): [
+        Case(
+            ADMIN_ONLY, {"code": Fixed("charter")}, ok=422, send=_document_type, probe=lambda w: {}
+        )
+    ],
+    ("/admin/services/new", "GET"): [Case(ADMIN_ONLY)],
+    ("/admin/services/new", "POST"): [
+        Case(ADMIN_ONLY, ok=422, send=_new_service, probe=lambda w: {"code": "inside"})
+    ],
+    ("/admin/services/<code>/details", "GET"): [Case(ADMIN_ONLY, {"code": "service"})],
+    ("/admin/services/<code>/details", "POST"): [
+        Case(ADMIN_ONLY, {"code": "service"}, ok=422, send=_service_details, probe=lambda w: {})
+    ],
+    ("/admin/services/<code>/status", "POST"): [
+        # A's service has open requests: retiring it would act; an unknown action is a 400.
+        Case(
+            ADMIN_ONLY,
+            {"code": "service"},
+            ok=400,
+            send=lambda w: {"action": "retire"},
+            probe=lambda w: {"action": "explode"},
+        )
+    ],
+    ("/admin/catalogue/changes", "GET"): [Case(ADMIN_ONLY)],
     # --- /api/v1: bearer tokens ---
     ("/api/v1/me", "GET"): [Case(API_TOKEN_HOLDERS)],
     ("/api/v1/services", "GET"): [Case(API_TOKEN_HOLDERS)],
