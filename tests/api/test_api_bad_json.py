@@ -206,6 +206,7 @@ def _meanwhile(monkeypatch, *, email: str, identifier: str):
         ("rival@dala-race.kz", VALID_BIN, "identifier", "An account for this BIN or IIN already"),
     ],
 )
+@pytest.mark.commits  # the rival's row is committed by another transaction, as in a real race
 def test_a_registration_that_loses_a_race_is_a_form_error(
     client, monkeypatch, rival_email, rival_bin, field, message
 ):
