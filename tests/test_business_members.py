@@ -425,7 +425,8 @@ def test_the_migration_makes_existing_applicants_owners_and_links_their_requests
                     "applicant_id, business_id, description, state, submitted_at, updated_at, "
                     "sla_state, paused_working_seconds, target_working_seconds, "
                     "credited_working_seconds, clock_epoch, audit_seq) VALUES "
-                    "(1, 'SHY-1', 1, 1, 1, NULL, 'old', 'submitted', '2026-01-01 00:00:00', '2026-01-01 00:00:00', "
+                    "(1, 'SHY-1', 1, 1, 1, NULL, 'old', 'submitted', "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00', "
                     "'on_track', 0, 0, 0, 0, 0)"
                 )
             )

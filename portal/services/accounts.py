@@ -50,14 +50,15 @@ def register_applicant(
     if kind == "company":
         if not identifiers.is_valid_bin(identifier):
             raise ServiceError(_l("This is not a valid BIN."), field="identifier")
-        if not (company_name or "").strip():
-            raise ServiceError(_l("Enter the company name."), field="company_name")
     elif kind == "citizen":
         if not identifiers.is_valid_iin(identifier):
             raise ServiceError(_l("This is not a valid IIN."), field="identifier")
     else:
         raise ServiceError(_l("Choose a business or a citizen."), field="kind")
     existing = _refuse_taken(email, identifier, kind)
+    if kind == "company" and existing is None and not (company_name or "").strip():
+        # Joining a registered business takes its name; a new one needs one.
+        raise ServiceError(_l("Enter the company name."), field="company_name")
     business = existing or Business(
         kind=kind,
         identifier=identifier,
