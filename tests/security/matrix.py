@@ -4,8 +4,8 @@ The world (built in test_access_matrix.py) is two departments, D1 and D2, and ni
 visitors: nobody signed in, applicant A (the owner of A's business), M (an accountant A
 let into A's business), applicant B (the owner of another business), S1 (staff of D1,
 accountable for A's requests), S2 (staff of D2, accountable for B's), H1 (head of D1),
-the supervisor and the admin. Every object a URL names belongs to someone else than most of them: A's
-requests, A's document, A's token, the escalation on A's request...
+the supervisor and the admin. Every object a URL names belongs to someone else than most
+of them: A's requests, A's document, A's token, the escalation on A's request...
 
 An entry is one or more `Case`s: which world objects fill the URL, what each visitor gets,
 and what a POST sends. Those who must be refused send a body that *would* do something
@@ -32,7 +32,17 @@ STAFF_D2 = "staff_d2"
 HEAD_D1 = "head_d1"
 SUPERVISOR = "supervisor"
 ADMIN = "admin"
-ROLES = (ANONYMOUS, APPLICANT_A, MEMBER_A, APPLICANT_B, STAFF_D1, STAFF_D2, HEAD_D1, SUPERVISOR, ADMIN)
+ROLES = (
+    ANONYMOUS,
+    APPLICANT_A,
+    MEMBER_A,
+    APPLICANT_B,
+    STAFF_D1,
+    STAFF_D2,
+    HEAD_D1,
+    SUPERVISOR,
+    ADMIN,
+)
 EMPLOYEES = (STAFF_D1, STAFF_D2, HEAD_D1)
 OFFICIALS = (STAFF_D1, STAFF_D2, HEAD_D1, SUPERVISOR, ADMIN)
 

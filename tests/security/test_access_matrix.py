@@ -27,8 +27,8 @@ from portal import create_app
 from portal.extensions import db
 from portal.models import ApprovalStep, CalendarOverride, Escalation, Role, ServiceApprover
 from portal.observability import HEARTBEAT_KEY
-from portal.services import requests as request_service
 from portal.services import accounts, businesses, tokens
+from portal.services import requests as request_service
 from portal.services.requests import Upload
 from sla import chase, clock
 from tests.conftest import PASSWORD, csrf_token, pdf_file
