@@ -50,3 +50,15 @@ def notify(
         channels=channels,
         address=address,
     )
+
+
+def notify_address(
+    email: str, template: str, *, context: dict, language: str = "ru", key: str
+) -> list[OutboxMessage]:
+    """Email someone who has no account yet (an invitation), once per `key`.
+
+    The same outbox and relay as `notify`, on the email channel only, to `email`.
+    """
+    from notifications import outbox
+
+    return outbox.write_to_address(email, template, context=context, language=language, key=key)

@@ -55,7 +55,7 @@ class Outgoing:
 
     outbox_id: int
     idempotency_key: str
-    recipient_id: int
+    recipient_id: int | None  # None: an address with no account behind it
     request_id: int | None
     template: str
     context: dict

@@ -45,7 +45,8 @@ class OutboxMessage(db.Model):
     __tablename__ = "outbox_message"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    # None: an email to someone without an account yet (an invitation), `address` only.
+    recipient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     channel: Mapped[str] = mapped_column(sa.String(10))
     # Where it goes (email address, phone number), as known when it was written.
     address: Mapped[str | None] = mapped_column(sa.String(254))
@@ -64,7 +65,7 @@ class OutboxMessage(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     request_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_request.id"))
 
-    recipient: Mapped[User] = relationship()
+    recipient: Mapped[User | None] = relationship()
     request: Mapped[ServiceRequest | None] = relationship()
 
     __table_args__ = (
@@ -223,6 +224,39 @@ def write(
             db.session.info[_KICK_FLAG] = True
         rows.append(row)
     return rows
+
+
+def write_to_address(
+    email: str, template: str, *, context: dict, language: str, key: str
+) -> list[OutboxMessage]:
+    """One email row to an address with no account behind it; see `notifications.notify_address`."""
+    from notifications import templates
+
+    if template not in templates.TEMPLATES:
+        raise ValueError(f"no template {template!r}")
+    idempotency_key = f"{key}:{EMAIL}"
+    with db.session.no_autoflush:
+        if db.session.scalar(
+            sa.select(OutboxMessage.id).where(OutboxMessage.idempotency_key == idempotency_key)
+        ):
+            return []
+    now = clock.now()
+    row = OutboxMessage(
+        recipient_id=None,
+        channel=EMAIL,
+        address=email,
+        template=template,
+        context=dict(context),
+        language=language if language in LANGUAGES else "ru",
+        idempotency_key=idempotency_key,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    db.session.add(row)
+    db.session.info[_KICK_FLAG] = True
+    return [row]
 
 
 # --- kicking the relay after commit -----------------------------------------------------

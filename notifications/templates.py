@@ -128,6 +128,127 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "{{ row.counts.waiting }}{% endfor %}",
         ),
     },
+    # --- a business's people (portal/services/businesses.py) ---
+    "business_join_requested": {
+        "ru": (
+            "{{ business }}: {{ person }} просит доступ",
+            "{{ person }} ({{ email }}) зарегистрировался с БИН вашей организации и просит "
+            "доступ к её обращениям как {{ role|tr }}.\nПримите или отклоните запрос на "
+            "странице сотрудников организации.",
+        ),
+        "kk": (
+            "{{ business }}: {{ person }} қол жеткізуді сұрайды",
+            "{{ person }} ({{ email }}) ұйымыңыздың БСН-імен тіркеліп, оның өтініштеріне "
+            "{{ role|tr }} ретінде қол жеткізуді сұрайды.\nСұрауды ұйым қызметкерлері "
+            "бетінде қабылдаңыз немесе қабылдамаңыз.",
+        ),
+        "en": (
+            "{{ business }}: {{ person }} asks to join",
+            "{{ person }} ({{ email }}) registered with your business's BIN and asks to see "
+            "its requests as {{ role|tr }}.\nAccept or decline on your business's members page.",
+        ),
+    },
+    "business_join_accepted": {
+        "ru": (
+            "{{ business }}: доступ открыт",
+            "Владелец принял ваш запрос: теперь вы {{ role|tr }} в «{{ business }}» и видите "
+            "обращения организации.",
+        ),
+        "kk": (
+            "{{ business }}: қол жеткізу ашылды",
+            "Иесі сұрауыңызды қабылдады: енді сіз «{{ business }}» ұйымында {{ role|tr }} "
+            "ретіндесіз және ұйымның өтініштерін көресіз.",
+        ),
+        "en": (
+            "{{ business }}: you are in",
+            "The owner accepted your request: you are now {{ role|tr }} at “{{ business }}” "
+            "and see its requests.",
+        ),
+    },
+    "business_join_declined": {
+        "ru": (
+            "{{ business }}: запрос отклонён",
+            "Владелец «{{ business }}» отклонил ваш запрос на доступ к обращениям организации.",
+        ),
+        "kk": (
+            "{{ business }}: сұрау қабылданбады",
+            "«{{ business }}» иесі ұйым өтініштеріне қол жеткізу сұрауыңызды қабылдамады.",
+        ),
+        "en": (
+            "{{ business }}: request declined",
+            "The owner of “{{ business }}” declined your request to see its requests.",
+        ),
+    },
+    "business_member_removed": {
+        "ru": (
+            "{{ business }}: доступ закрыт",
+            "Владелец «{{ business }}» исключил вас из сотрудников: обращения организации вам "
+            "больше не видны.",
+        ),
+        "kk": (
+            "{{ business }}: қол жеткізу жабылды",
+            "«{{ business }}» иесі сізді қызметкерлер қатарынан шығарды: ұйым өтініштері енді "
+            "сізге көрінбейді.",
+        ),
+        "en": (
+            "{{ business }}: access ended",
+            "The owner of “{{ business }}” removed you: its requests are no longer open to you.",
+        ),
+    },
+    "business_ownership_received": {
+        "ru": (
+            "{{ business }}: вы теперь владелец",
+            "{{ person }} передал(а) вам права владельца «{{ business }}»: вы принимаете "
+            "новых сотрудников и управляете доступом.",
+        ),
+        "kk": (
+            "{{ business }}: енді сіз иесісіз",
+            "{{ person }} сізге «{{ business }}» иесінің құқықтарын берді: жаңа қызметкерлерді "
+            "қабылдайсыз және қол жеткізуді басқарасыз.",
+        ),
+        "en": (
+            "{{ business }}: you are now the owner",
+            "{{ person }} handed “{{ business }}” over to you: you now let people in and "
+            "manage who sees its requests.",
+        ),
+    },
+    "business_invitation": {
+        "ru": (
+            "Приглашение от «{{ business }}»",
+            "{{ person }} приглашает вас на портал Мөлдір как {{ role|tr }} «{{ business }}».\n"
+            "Создайте учётную запись по ссылке ниже до {{ expires_at|when }}; ссылка "
+            "действует один раз.",
+        ),
+        "kk": (
+            "«{{ business }}» шақыруы",
+            "{{ person }} сізді Мөлдір порталына «{{ business }}» ұйымының {{ role|tr }} "
+            "ретінде шақырады.\nТөмендегі сілтеме арқылы {{ expires_at|when }} дейін тіркелгі "
+            "жасаңыз; сілтеме бір рет жұмыс істейді.",
+        ),
+        "en": (
+            "An invitation from “{{ business }}”",
+            "{{ person }} invites you to the Moldir portal as {{ role|tr }} of "
+            "“{{ business }}”.\nCreate your account with the link below by "
+            "{{ expires_at|when }}; it works once.",
+        ),
+    },
+    "business_invitation_accepted": {
+        "ru": (
+            "{{ business }}: {{ person }} принял(а) приглашение",
+            "{{ person }} создал(а) учётную запись по вашему приглашению и видит обращения "
+            "«{{ business }}».",
+        ),
+        "kk": (
+            "{{ business }}: {{ person }} шақыруды қабылдады",
+            "{{ person }} шақыруыңыз бойынша тіркелгі жасады және «{{ business }}» "
+            "өтініштерін көреді.",
+        ),
+        "en": (
+            "{{ business }}: {{ person }} accepted your invitation",
+            "{{ person }} created an account with your invitation and sees the requests of "
+            "“{{ business }}”.",
+        ),
+    },
     "request_submitted": {
         "ru": (
             "Обращение {{ reference }} принято",

@@ -121,6 +121,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.api.docs import bp as api_docs_bp
     from portal.api.routes import bp as api_bp
     from portal.api.tokens import bp as api_tokens_bp
+    from portal.applicant.business_routes import bp as business_bp
     from portal.applicant.routes import bp as applicant_bp
     from portal.auth.routes import bp as auth_bp
     from portal.open311.routes import bp as open311_bp
@@ -132,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(applicant_bp)
+    app.register_blueprint(business_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(supervisor_bp)
     app.register_blueprint(admin_bp)
@@ -275,6 +277,12 @@ def register_template_helpers(app: Flask) -> None:
         if value is None:
             return "—"
         return format_datetime(value, fmt)
+
+    @app.template_filter("localdate")
+    def localdate(value, fmt="medium"):
+        from flask_babel import format_date
+
+        return "—" if value is None else format_date(value, fmt)
 
     from portal.services import escalations
 

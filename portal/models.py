@@ -144,6 +144,104 @@ class Business(db.Model):
     __table_args__ = (sa.CheckConstraint("kind in ('company', 'citizen')", name="kind"),)
 
 
+class MemberRole(enum.StrEnum):
+    """What a person is to a business: its owner, or someone the owner let in."""
+
+    OWNER = "owner"
+    EMPLOYEE = "employee"
+    ACCOUNTANT = "accountant"
+    LAWYER = "lawyer"
+
+
+class MemberStatus(enum.StrEnum):
+    PENDING = "pending"  # asked to join; the owner has not answered
+    ACTIVE = "active"
+    DECLINED = "declined"
+    REMOVED = "removed"
+
+
+class BusinessMember(db.Model):
+    """A person acting for a business: what they are to it and whether they are in.
+
+    Access to a business's requests follows an active membership (portal/services/access.py).
+    A member acting under a power of attorney keeps it here, stored like an upload.
+    """
+
+    __tablename__ = "business_member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(sa.ForeignKey("business.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(12), default=MemberRole.EMPLOYEE)
+    status: Mapped[str] = mapped_column(sa.String(10), default=MemberStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    # Who let them in, declined or removed them, and when.
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The power of attorney, checked as any upload, and the last day it is valid.
+    poa_stored_name: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    poa_original_name: Mapped[str | None] = mapped_column(sa.String(255))
+    poa_content_type: Mapped[str | None] = mapped_column(sa.String(40))
+    poa_size: Mapped[int | None] = mapped_column()
+    poa_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    poa_valid_until: Mapped[date | None] = mapped_column(sa.Date)
+
+    business: Mapped[Business] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    __table_args__ = (
+        sa.UniqueConstraint("business_id", "user_id", name="uq_business_member_once"),
+        sa.CheckConstraint("role in ('owner', 'employee', 'accountant', 'lawyer')", name="role"),
+        sa.CheckConstraint("status in ('pending', 'active', 'declined', 'removed')", name="status"),
+        # One owner per business, by the database.
+        sa.Index(
+            "ix_business_member_one_owner",
+            "business_id",
+            unique=True,
+            postgresql_where=sa.text("role = 'owner' AND status = 'active'"),
+            sqlite_where=sa.text("role = 'owner' AND status = 'active'"),
+        ),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MemberStatus.ACTIVE
+
+    @property
+    def is_owner(self) -> bool:
+        return self.is_active and self.role == MemberRole.OWNER
+
+    def power_of_attorney_valid(self, today: date) -> bool:
+        return bool(self.poa_stored_name) and (
+            self.poa_valid_until is not None and self.poa_valid_until >= today
+        )
+
+
+class BusinessInvitation(db.Model):
+    """The owner's one-time link for a person to join: only the token's SHA-256 is kept."""
+
+    __tablename__ = "business_invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_id: Mapped[int] = mapped_column(sa.ForeignKey("business.id"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    role: Mapped[str] = mapped_column(sa.String(12))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    invited_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+
+    business: Mapped[Business] = relationship()
+    invited_by: Mapped[User] = relationship(foreign_keys=[invited_by_id])
+
+    __table_args__ = (
+        sa.CheckConstraint("role in ('employee', 'accountant', 'lawyer')", name="role"),
+    )
+
+
 class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)

@@ -37,6 +37,8 @@ Demo logins, all with the password `demo-password-2026`:
 | owner@dala-agro.kz        | applicant  | Канат Ермеков, ТОО «Дала Агро» (BIN)      |
 | director@tulpar-stroy.kz  | applicant  | Асхат Нургалиев, ТОО «Тулпар Строй» (BIN) |
 | saule.karimova@mail.kz    | applicant  | Сауле Каримова, citizen (IIN)             |
+| buhgalter@dala-agro.kz    | applicant  | Гульмира Сапарова, accountant of Дала Агро |
+| agronom@dala-agro.kz      | applicant  | Ерлан Абдиев, asks to join Дала Агро      |
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ from portal.models import (
     ServiceRequest,
     User,
 )
-from portal.services import accounts, approvals, catalogue_file
+from portal.services import accounts, approvals, businesses, catalogue_file
 from portal.services import requests as request_service
 from portal.services.requests import Upload
 from sla import clock, deadlines, sweep
@@ -423,6 +425,9 @@ def seed_command():
 def seed_catalogue() -> dict:
     """Departments, document types and services, from the catalogue file, in file order."""
     catalogue_file.load(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    # Staff can ask a business's representative for their power of attorney.
+    businesses.power_of_attorney_type()
+    db.session.commit()
 
     def by_code(model) -> dict:
         return {row.code: row for row in db.session.scalars(sa.select(model).order_by(model.id))}
@@ -464,6 +469,7 @@ def seed_people() -> dict:
         )
         for key, email, name, kind, first11, company, locale in APPLICANTS
     }
+    seed_business_members(applicants["dala"])
     heads = {u.department.code: u for u in employees if u.role == Role.HEAD}
     for code, head in heads.items():  # the catalogue names each department's head
         departments[code].head = head
@@ -473,6 +479,31 @@ def seed_people() -> dict:
         if user.role == Role.STAFF:
             staff.setdefault(user.department.code, []).append(user)
     return {"applicants": applicants, "heads": heads, "staff": staff}
+
+
+# Дала Агро has an accountant the owner let in, and someone asking to join (registered with
+# its BIN, waiting for the owner): /my/business as the owner shows both.
+BUSINESS_MEMBERS = (
+    # email, full name, role, accepted by the owner
+    ("buhgalter@dala-agro.kz", "Гульмира Сапарова", "accountant", True),
+    ("agronom@dala-agro.kz", "Ерлан Абдиев", "employee", False),
+)
+
+
+def seed_business_members(owner: User) -> None:
+    """Members of the owner's business, through registration and the owner's answer."""
+    for email, name, role, accepted in BUSINESS_MEMBERS:
+        member = accounts.register_applicant(
+            email=email,
+            password=PASSWORD,
+            full_name=name,
+            kind="company",
+            identifier=owner.business.identifier,
+            member_role=role,
+            locale="ru",
+        )
+        if accepted:
+            businesses.decide(owner, businesses.membership(member).id, True, role)
 
 
 # --- planning: when each thing happens --------------------------------------------------
@@ -735,6 +766,9 @@ def print_summary(seconds: float) -> None:
         click.echo(f"  {email:<26} {role:<11} {name}{f' ({code})' if code else ''}")
     for _, email, name, kind, _, company, _ in APPLICANTS:
         click.echo(f"  {email:<26} {'applicant':<11} {name}, {company or kind}")
+    for email, name, role, accepted in BUSINESS_MEMBERS:
+        state = role if accepted else f"asks to join as {role}"
+        click.echo(f"  {email:<26} {'applicant':<11} {name}, ТОО «Дала Агро» ({state})")
 
 
 def _tally(counter: Counter) -> str:

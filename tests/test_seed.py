@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.models import (
     OPEN_STATES,
     Business,
+    BusinessMember,
     Department,
     Document,
     DocumentRequest,
@@ -87,9 +88,21 @@ def test_seed_builds_the_administration_its_services_and_people(runner):
         "admin@moldir.kz",
         "owner@dala-agro.kz",
         "director@tulpar-stroy.kz",
+        "buhgalter@dala-agro.kz",
     ):
         assert accounts.authenticate(email, PASSWORD) is not None, email
         assert email in output
+    # Дала Агро: its owner, an accountant let in, and someone asking to join.
+    dala = accounts.authenticate("owner@dala-agro.kz", PASSWORD).business
+    members = {
+        (m.user.email, m.role, m.status)
+        for m in db.session.scalars(sa.select(BusinessMember).filter_by(business_id=dala.id))
+    }
+    assert members == {
+        ("owner@dala-agro.kz", "owner", "active"),
+        ("buhgalter@dala-agro.kz", "accountant", "active"),
+        ("agronom@dala-agro.kz", "employee", "pending"),
+    }
 
 
 def test_seed_history_gives_every_queue_work(runner):

@@ -346,7 +346,13 @@ def provide_documents(reference: str):
 @roles(*APPLICANT)
 def withdraw_request(reference: str):
     user = current_api_user()
-    access.get_request(user, reference)  # 404 before looking at the body
+    found = access.get_request(user, reference)  # 404 before looking at the body
+    if not access.can_withdraw(user, found):
+        raise ApiError(
+            403,
+            "forbidden",
+            _("Only the owner of the business or whoever submitted it may withdraw it."),
+        )
     reason = _text_field(_json_body(), "reason", limits.WITHDRAW_REASON)
     updated = request_service.withdraw(user, reference, (reason or "").strip() or None)
     return jsonify(serialize.detail(user, updated))

@@ -148,7 +148,14 @@ def escalation(rung: Escalation) -> dict:
 def allowed_actions(user: User, req: ServiceRequest) -> list[str]:
     """What this person could do next through the API, by the one state machine."""
     if user.role == "applicant":
-        candidates = ["provide_documents", "withdraw"] if req.applicant_id == user.id else []
+        candidates = [
+            action
+            for action, may in (
+                ("provide_documents", access.can_answer(user, req)),
+                ("withdraw", access.can_withdraw(user, req)),
+            )
+            if may
+        ]
     elif access.can_act_as_caseworker(user, req):
         candidates = [*STAFF_ACTIONS, "return_to_review"]
     else:

@@ -12,7 +12,7 @@ from portal.auth.decorators import roles_required
 from portal.downloads import send_document
 from portal.extensions import db
 from portal.models import Service
-from portal.services import ServiceError, access
+from portal.services import ServiceError, access, businesses
 from portal.services import requests as request_service
 from portal.services.requests import Upload
 
@@ -105,6 +105,9 @@ def detail(reference: str, answer_form=None, withdraw_form=None, status=200):
             open_ask=open_ask,
             answer_form=answer_form,
             withdraw_form=withdraw_form or WithdrawForm(formdata=None),
+            may_withdraw=access.can_withdraw(current_user, found),
+            stored_poa=businesses.stored_power_of_attorney(current_user),
+            power_of_attorney=businesses.POWER_OF_ATTORNEY,
         ),
         status,
     )
@@ -145,6 +148,8 @@ def answer(reference: str):
 @bp.post("/requests/<reference>/withdraw")
 @applicant_only
 def withdraw(reference: str):
+    if not access.can_withdraw(current_user, access.get_request(current_user, reference)):
+        abort(403)
     form = WithdrawForm()
     if form.validate_on_submit():
         try:

@@ -16,6 +16,15 @@ class RegisterForm(FlaskForm):
         _l("BIN or IIN (12 digits)"), validators=[DataRequired(), Length(min=12, max=20)]
     )
     company_name = StringField(_l("Company name"), validators=[Optional(), Length(max=200)])
+    member_role = SelectField(
+        _l("Your role, if the business is registered already"),
+        choices=[
+            ("employee", _l("employee")),
+            ("accountant", _l("accountant")),
+            ("lawyer", _l("lawyer (power of attorney)")),
+        ],
+        default="employee",
+    )
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
     # Length and the common-password list: portal/services/passwords.py (one rule, one message).
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1000)])

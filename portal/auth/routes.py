@@ -34,7 +34,15 @@ from portal.extensions import limiter
 from portal.privacy import email_digest
 from portal.public.routes import safe_next
 from portal.security import log_event
-from portal.services import ServiceError, accounts, login_throttle, onetime, passwords, sessions
+from portal.services import (
+    ServiceError,
+    accounts,
+    businesses,
+    login_throttle,
+    onetime,
+    passwords,
+    sessions,
+)
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -130,11 +138,22 @@ def register():
                 identifier=form.identifier.data,
                 company_name=form.company_name.data,
                 locale=session.get("lang", "ru"),
+                member_role=form.member_role.data,
             )
         except ServiceError as error:
             getattr(form, error.field or "email").errors.append(str(error.message))
         else:
             _start_session(user)
+            if not businesses.is_active_member(user, user.business_id):
+                flash(
+                    _(
+                        "This BIN is registered already: your request to join %(name)s went "
+                        "to its owner. You will be told when they answer.",
+                        name=user.business.name,
+                    ),
+                    "info",
+                )
+                return redirect(url_for("business.members"))
             flash(_("Welcome! Your account is ready."), "success")
             return redirect(url_for("public.catalogue"))
     status = 200 if request.method == "GET" or not form.errors else 422

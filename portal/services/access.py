@@ -8,14 +8,15 @@ from portal import lifecycle
 from portal.domain import events
 from portal.extensions import db
 from portal.models import Role, ServiceRequest, User
-from portal.services import NotVisible
+from portal.services import NotVisible, businesses
 
 
 def visible_requests(user: User) -> sa.Select:
     """A select of the requests `user` may see."""
     query = sa.select(ServiceRequest)
     if user.role == Role.APPLICANT:
-        return query.where(ServiceRequest.applicant_id == user.id)
+        # A business's requests are its members' (a citizen is their own business).
+        return query.where(ServiceRequest.business_id.in_(businesses.active_business_ids(user)))
     if user.role in (Role.STAFF, Role.HEAD):
         return query.where(ServiceRequest.department_id == user.department_id)
     if user.role in (Role.SUPERVISOR, Role.ADMIN):
@@ -25,7 +26,7 @@ def visible_requests(user: User) -> sa.Select:
 
 def can_see(user: User, request: ServiceRequest) -> bool:
     if user.role == Role.APPLICANT:
-        return request.applicant_id == user.id
+        return businesses.is_active_member(user, request.business_id)
     if user.role in (Role.STAFF, Role.HEAD):
         if request.department_id == user.department_id:
             return True
@@ -34,6 +35,18 @@ def can_see(user: User, request: ServiceRequest) -> bool:
 
         return approvals.is_approver_of(user, request)
     return user.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
+def can_answer(user: User, request: ServiceRequest) -> bool:
+    """Any member of the business answers a document request (whoever holds the papers)."""
+    return user.role == Role.APPLICANT and can_see(user, request)
+
+
+def can_withdraw(user: User, request: ServiceRequest) -> bool:
+    """Withdrawing gives up the business's request: its owner, or whoever submitted it."""
+    if user.role != Role.APPLICANT or not can_see(user, request):
+        return False
+    return request.applicant_id == user.id or businesses.is_owner(user, request.business_id)
 
 
 def can_act_as_caseworker(user: User, request: ServiceRequest) -> bool:

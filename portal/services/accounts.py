@@ -38,23 +38,31 @@ def register_applicant(
     identifier: str,
     company_name: str | None = None,
     locale: str = "ru",
+    member_role: str = "employee",
 ) -> User:
-    """Create an applicant with the company (BIN) or citizen (IIN) they act for."""
+    """Create an applicant with the company (BIN) or citizen (IIN) they act for.
+
+    The first registrant of a BIN owns the business; a later one asks to join it as
+    `member_role` (the owner is told, and decides). An IIN is one person's.
+    """
+    from portal.services import businesses
+
     email = email.strip().lower()
     identifier = identifiers.normalize(identifier)
     if kind == "company":
         if not identifiers.is_valid_bin(identifier):
             raise ServiceError(_l("This is not a valid BIN."), field="identifier")
-        if not (company_name or "").strip():
-            raise ServiceError(_l("Enter the company name."), field="company_name")
     elif kind == "citizen":
         if not identifiers.is_valid_iin(identifier):
             raise ServiceError(_l("This is not a valid IIN."), field="identifier")
     else:
         raise ServiceError(_l("Choose a business or a citizen."), field="kind")
     passwords.check(password, Role.APPLICANT, email=email)
-    _refuse_taken(email, identifier)
-    business = Business(
+    existing = _refuse_taken(email, identifier, kind)
+    if kind == "company" and existing is None and not (company_name or "").strip():
+        # Joining a registered business takes its name; a new one needs one.
+        raise ServiceError(_l("Enter the company name."), field="company_name")
+    business = existing or Business(
         kind=kind,
         identifier=identifier,
         name=(company_name or full_name).strip() if kind == "company" else full_name,
@@ -70,30 +78,50 @@ def register_applicant(
     )
     db.session.add(user)
     try:
+        if existing is None:
+            businesses.make_owner(user, business)
+        else:
+            businesses.ask_to_join(user, business, member_role)
         db.session.commit()
+    except ServiceError:
+        db.session.rollback()
+        raise
     except (IntegrityError, OperationalError):
         # Registered by someone else between our check and our commit: the unique indexes
         # decide (on SQLite our snapshot went stale instead, "database is locked"). Nothing
         # of this one was kept; say which, as the check would have; else it was not that.
         db.session.rollback()
-        _refuse_taken(email, identifier, code="conflict")
+        if _refuse_taken(email, identifier, kind, code="conflict") is not None:
+            raise ServiceError(
+                _l(
+                    "This BIN was registered a moment ago. Send the form again to ask its "
+                    "owner to let you in."
+                ),
+                field="identifier",
+                code="conflict",
+            ) from None
         raise
     return user
 
 
-def _refuse_taken(email: str, identifier: str, code: str = "invalid") -> None:
+def _refuse_taken(email: str, identifier: str, kind: str, code: str = "invalid"):
+    """Refuse an email or IIN already registered; a taken BIN is the business to join."""
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
         raise ServiceError(
             _l("An account with this email already exists."), field="email", code=code
         )
-    # One account per BIN/IIN: nobody may attach themself to a business someone else
-    # registered (acting for a company is proven with its own account, not by a number).
-    if db.session.scalar(sa.select(Business.id).where(Business.identifier == identifier)):
-        raise ServiceError(
-            _l("An account for this BIN or IIN already exists. Log in with it instead."),
-            field="identifier",
-            code=code,
-        )
+    business = db.session.scalar(sa.select(Business).where(Business.identifier == identifier))
+    if business is None:
+        return None
+    # A company's number lets a person ask its owner to be let in, nothing more; a
+    # citizen's IIN is one person's.
+    if kind == "company" and business.kind == "company":
+        return business
+    raise ServiceError(
+        _l("An account for this IIN already exists. Log in with it instead."),
+        field="identifier",
+        code=code,
+    )
 
 
 def check_credentials(email: str, password: str) -> tuple[User | None, str]:

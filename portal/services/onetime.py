@@ -39,6 +39,18 @@ LIFETIME = {
 TOKEN_MAX = 100
 
 
+def new() -> tuple[str, str]:
+    """A fresh secret for a link and its digest to store (links kept in their own table,
+    such as a business's invitations)."""
+    secret = secrets.token_urlsafe(32)
+    return secret, digest(secret)
+
+
+def digest(token: str) -> str:
+    """The SHA-256 kept in place of a link's secret."""
+    return _digest(token)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

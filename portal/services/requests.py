@@ -25,7 +25,15 @@ from portal.models import (
     ServiceRequest,
     User,
 )
-from portal.services import NotVisible, ServiceError, access, approvals, quota, storage
+from portal.services import (
+    NotVisible,
+    ServiceError,
+    access,
+    approvals,
+    businesses,
+    quota,
+    storage,
+)
 from sla import chase, clock, deadlines, ladder
 
 UPLOAD_MESSAGES = {
@@ -165,6 +173,27 @@ def _carry(
         )
 
 
+def _carry_power_of_attorney(request, item, member, user, now, stored, document_request):
+    """A copy of the member's stored power of attorney, as the answer to `item`."""
+    with open(storage.path_of(member.poa_stored_name), "rb") as source:
+        name = storage.save(source)
+    stored.append(name)
+    db.session.add(
+        Document(
+            request=request,
+            document_type_id=item.document_type_id,
+            document_request=document_request,
+            original_name=member.poa_original_name,
+            stored_name=name,
+            content_type=member.poa_content_type,
+            size=member.poa_size,
+            sha256=member.poa_sha256,
+            uploaded_by_id=user.id,
+            uploaded_at=now,
+        )
+    )
+
+
 def pick_assignee(department_id: int, exclude: int | None = None) -> User | None:
     """The department's employee with the fewest open requests; ties: least recently given.
     `exclude`: someone leaving the department, who is not to be given more."""
@@ -202,7 +231,7 @@ def carried_documents(applicant: User, service: Service, reference: str | None):
     )
     if (
         previous is None
-        or previous.applicant_id != applicant.id
+        or not access.can_see(applicant, previous)
         or previous.service_id != service.id
         or previous.state != "refused_incomplete"
     ):
@@ -247,6 +276,10 @@ def submit(
     """
     if applicant.role != Role.APPLICANT:
         raise ServiceError(_l("Only applicants submit requests."))
+    if not businesses.is_active_member(applicant, applicant.business_id):
+        raise ServiceError(
+            _l("You may submit once the owner of the business has let you in."), code="forbidden"
+        )
     if not service.active:
         raise ServiceError(_l("This service is not available."))
     refusal = who_may_not_apply(applicant, service)
@@ -512,7 +545,7 @@ def request_documents(
 def provide_documents(user: User, reference: str, files: list[Upload]):
     """The applicant answers the open document request with one file per item."""
     request = access.get_request(user, reference, for_update=True)
-    if request.applicant_id != user.id:
+    if not access.can_answer(user, request):
         raise NotVisible(reference)
     document_request = request.open_document_request
     if document_request is None or not lifecycle.is_allowed(request, "provide_documents"):
@@ -528,20 +561,33 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
             code="conflict",
         )
     by_type = _by_type(files)
+    # A power of attorney asked for and not attached: the member's stored one, if valid.
+    poa = businesses.stored_power_of_attorney(user)
+    reused = [
+        item
+        for item in document_request.items
+        if item.document_type_id not in by_type
+        and poa is not None
+        and item.document_type.code == businesses.POWER_OF_ATTORNEY
+    ]
     for item in document_request.items:
-        if item.document_type_id not in by_type:
+        if item.document_type_id not in by_type and item not in reused:
             raise ServiceError(
                 _l("Attach this document."), field=f"doc_{item.document_type_id}", code="missing"
             )
-    asked = dict.fromkeys(i.document_type_id for i in document_request.items)
+    asked = dict.fromkeys(i.document_type_id for i in document_request.items if i not in reused)
     checked = _check_uploads([u for t in asked for u in by_type[t]])
     quota.check(user, sum(size for _item, _mime, size, _sha in checked), now)
     stored: list[str] = []
     try:
         _store(request, checked, user, stored, document_request)
+        for item in reused:
+            _carry_power_of_attorney(request, item, poa, user, now, stored, document_request)
         document_request.state = "answered"
         document_request.answered_at = now
-        lifecycle.apply(request, "provide_documents", user, {"documents": len(checked)})
+        lifecycle.apply(
+            request, "provide_documents", user, {"documents": len(checked) + len(reused)}
+        )
         service = request.service
         added = deadlines.resume(request, service.waiting_policy, service.target_days, now)
         ladder.advance(request, now)
@@ -561,7 +607,7 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
             request.assignee,
             "package_complete",
             request=request,
-            context={"documents": len(checked)},
+            context={"documents": len(checked) + len(reused)},
             key=f"package_complete:{document_request.id}",
         )
         db.session.commit()
@@ -574,8 +620,13 @@ def provide_documents(user: User, reference: str, files: list[Upload]):
 
 def withdraw(user: User, reference: str, reason: str | None = None) -> ServiceRequest:
     request = access.get_request(user, reference, for_update=True)
-    if request.applicant_id != user.id:
-        raise NotVisible(reference)
+    if not access.can_withdraw(user, request):
+        if not access.can_answer(user, request):
+            raise NotVisible(reference)
+        raise ServiceError(
+            _l("Only the owner of the business or whoever submitted it may withdraw it."),
+            code="forbidden",
+        )
     try:
         lifecycle.apply(request, "withdraw", user, {"reason": reason} if reason else None)
     except lifecycle.TransitionRefused as refused:

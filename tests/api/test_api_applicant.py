@@ -146,7 +146,7 @@ def test_applicant_answers_a_document_request_by_uploading(api, world):
         "request_documents",
         items=[{"document_type": "charter", "reason": "The stamp is unreadable"}],
     )
-    assert asked.status_code == 200
+    assert asked.status_code == 200, asked.get_json()
 
     detail = daulet.get(f"/requests/{reference}").get_json()
     assert detail["state"] == "awaiting_documents"

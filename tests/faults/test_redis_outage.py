@@ -57,7 +57,8 @@ def build_office(app):
     from flask_migrate import upgrade
 
     from portal.extensions import db
-    from portal.models import Department, Role, Service, User
+    from portal.models import Business, Department, Role, Service, User
+    from portal.services import businesses
 
     with app.app_context():
         upgrade()
@@ -106,6 +107,13 @@ def build_office(app):
             ),
         ]
         db.session.add_all([service, *people])
+        for person in people:
+            if person.role == Role.APPLICANT:
+                # Each applicant owns a business of their own, as a registration makes.
+                person.business = Business(
+                    kind="company", identifier=f"99000000000{person.email[5]}", name="Firm"
+                )
+                businesses.make_owner(person, person.business)
         db.session.commit()
 
 

@@ -1,10 +1,11 @@
 """The access matrix: for every route and method, who may use it on objects of the world.
 
-The world (built in test_access_matrix.py) is two departments, D1 and D2, and eight
-visitors: nobody signed in, applicant A, applicant B, S1 (staff of D1, accountable for
-A's requests), S2 (staff of D2, accountable for B's), H1 (head of D1), the supervisor and
-the admin. Every object a URL names belongs to someone else than most of them: A's
-requests, A's document, A's token, the escalation on A's request...
+The world (built in test_access_matrix.py) is two departments, D1 and D2, and nine
+visitors: nobody signed in, applicant A (the owner of A's business), M (an accountant A
+let into A's business), applicant B (the owner of another business), S1 (staff of D1,
+accountable for A's requests), S2 (staff of D2, accountable for B's), H1 (head of D1),
+the supervisor and the admin. Every object a URL names belongs to someone else than most
+of them: A's requests, A's document, A's token, the escalation on A's request...
 
 An entry is one or more `Case`s: which world objects fill the URL, what each visitor gets,
 and what a POST sends. Those who must be refused send a body that *would* do something
@@ -25,12 +26,23 @@ from tests.conftest import PDF
 ANONYMOUS = "anonymous"
 APPLICANT_A = "applicant_a"
 APPLICANT_B = "applicant_b"
+MEMBER_A = "member_a"  # an accountant of A's business: sees its requests, owns nothing
 STAFF_D1 = "staff_d1"
 STAFF_D2 = "staff_d2"
 HEAD_D1 = "head_d1"
 SUPERVISOR = "supervisor"
 ADMIN = "admin"
-ROLES = (ANONYMOUS, APPLICANT_A, APPLICANT_B, STAFF_D1, STAFF_D2, HEAD_D1, SUPERVISOR, ADMIN)
+ROLES = (
+    ANONYMOUS,
+    APPLICANT_A,
+    MEMBER_A,
+    APPLICANT_B,
+    STAFF_D1,
+    STAFF_D2,
+    HEAD_D1,
+    SUPERVISOR,
+    ADMIN,
+)
 EMPLOYEES = (STAFF_D1, STAFF_D2, HEAD_D1)
 OFFICIALS = (STAFF_D1, STAFF_D2, HEAD_D1, SUPERVISOR, ADMIN)
 
@@ -100,8 +112,11 @@ def signed_in_redirect(status: int) -> dict[str, int]:
 
 EVERYONE = roles(OK)
 SIGNED_IN = roles(OK, anonymous=LOGIN)
-APPLICANTS = only(APPLICANT_A, APPLICANT_B)
-APPLICANT_A_ONLY = only(APPLICANT_A, applicant_b=NOT_FOUND)
+APPLICANTS = only(APPLICANT_A, MEMBER_A, APPLICANT_B)
+# A's business's requests: its members; B, of another business, does not know they exist.
+APPLICANT_A_ONLY = only(APPLICANT_A, MEMBER_A, applicant_b=NOT_FOUND)
+# What only the owner of A's business may do: M is in it (403), B is not (404).
+OWNER_A = only(APPLICANT_A, applicant_b=NOT_FOUND)
 CASEWORKERS = only(*EMPLOYEES)
 CASEWORKERS_OF_D1 = only(STAFF_D1, HEAD_D1, staff_d2=NOT_FOUND)
 # B's request in D2: S2 is accountable; S1 and H1 are of another department.
@@ -355,7 +370,7 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case(APPLICANT_A_ONLY, REF_DOC),
         # A's document through B's own request: still not B's.
         Case(
-            only(applicant_a=NOT_FOUND, applicant_b=NOT_FOUND),
+            only(applicant_a=NOT_FOUND, member_a=NOT_FOUND, applicant_b=NOT_FOUND),
             {"reference": "ref_b", "document_id": "document"},
             about="A's document through B's request",
         ),
@@ -373,13 +388,91 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
             body="multipart",
         )
     ],
+    # Withdrawing is the owner's or the submitter's (A), not every member's.
     ("/my/requests/<reference>/withdraw", "POST"): [
         Case(
-            APPLICANT_A_ONLY,
+            OWNER_A,
             REF,
             ok=422,
             send=lambda w: {"reason": "Not mine, but why not"},
             probe=lambda w: {"reason": TOO_LONG},
+        )
+    ],
+    # a business's people (A's business: A owns it, M is its accountant, one asks to join)
+    ("/my/business", "GET"): [Case(APPLICANTS, hides={APPLICANT_B: ("email_member",)})],
+    ("/my/business/members/<int:member_id>/decide", "POST"): [
+        Case(
+            OWNER_A,
+            {"member_id": "pending_a"},
+            ok=422,
+            send=lambda w: {"decision": "accept", "role": "accountant"},
+            probe=lambda w: {"decision": "maybe"},
+            about="a request to join A's business",
+        )
+    ],
+    ("/my/business/members/<int:member_id>/remove", "POST"): [
+        Case(
+            OWNER_A,
+            {"member_id": "membership_m"},
+            ok=422,
+            send=lambda w: {"confirmed": "y"},
+            probe=lambda w: {},
+            about="M's membership of A's business",
+        )
+    ],
+    ("/my/business/members/<int:member_id>/make-owner", "POST"): [
+        Case(
+            OWNER_A,
+            {"member_id": "membership_m"},
+            ok=422,
+            send=lambda w: {"confirmed": "y"},
+            probe=lambda w: {},
+            about="M's membership of A's business",
+        )
+    ],
+    # Each owner invites to their own business; M owns nothing.
+    ("/my/business/invitations", "POST"): [
+        Case(
+            only(APPLICANT_A, APPLICANT_B),
+            ok=422,
+            send=lambda w: {"email": "new@firm.test", "role": "employee"},
+            probe=lambda w: {"email": "not-an-email", "role": "employee"},
+        )
+    ],
+    ("/my/business/power-of-attorney", "POST"): [
+        Case(
+            APPLICANTS,
+            ok=422,
+            send=lambda w: {"file": pdf("poa.pdf"), "valid_until": "2099-01-01"},
+            probe=lambda w: {"valid_until": "not a date"},
+            body="multipart",
+        )
+    ],
+    # M's power of attorney: M and the owner; B is not in the business.
+    ("/my/business/members/<int:member_id>/power-of-attorney", "GET"): [
+        Case(
+            only(APPLICANT_A, MEMBER_A, applicant_b=NOT_FOUND),
+            {"member_id": "membership_m"},
+            about="M's power of attorney",
+        )
+    ],
+    # The invited person's one-time link: for someone not signed in (the signed-in are told
+    # to log out first, and may not use it).
+    ("/business/invitations/<token>", "GET"): [
+        Case(EVERYONE, {"token": "invitation"}, about="an invitation to A's business")
+    ],
+    ("/business/invitations/<token>", "POST"): [
+        Case(
+            only(anonymous=OK),
+            {"token": "invitation"},
+            ok=422,
+            send=lambda w: {
+                "full_name": "Taken Over",
+                "password": "correct horse battery",
+                "confirm": "correct horse battery",
+            },
+            probe=lambda w: {"full_name": "", "password": "short"},
+            about="an invitation to A's business",
         )
     ],
     # staff and heads
@@ -685,7 +778,7 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ],
     ("/api/v1/requests/<reference>/withdraw", "POST"): [
         Case(
-            APPLICANT_A_ONLY,
+            OWNER_A,
             REF,
             ok=422,
             send=lambda w: {"reason": "Not mine"},
@@ -734,7 +827,7 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ],
     ("/open311/v2/requests.<any(json, xml):fmt>", "POST"): [
         Case(
-            only(APPLICANT_A, APPLICANT_B, anonymous=FORBIDDEN),
+            only(APPLICANT_A, MEMBER_A, APPLICANT_B, anonymous=FORBIDDEN),
             JSON,
             ok=400,
             send=lambda w: {"service_code": w.service_b, "description": "Inside job"},

@@ -13,7 +13,7 @@ call, and an allowed POST that is not meant to change anything, must leave every
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlencode
@@ -29,12 +29,12 @@ from portal.extensions import db
 from portal.models import ApprovalStep, CalendarOverride, Escalation, Role, ServiceApprover
 from portal.observability import HEARTBEAT_KEY
 from portal.queueing import QUEUES
-from portal.services import onetime, tokens
+from portal.services import accounts, businesses, onetime, tokens
 from portal.services import people as people_service
 from portal.services import requests as request_service
 from portal.services.requests import Upload
 from sla import chase, clock
-from tests.conftest import csrf_token, pdf_file
+from tests.conftest import PASSWORD, csrf_token, pdf_file
 from tests.helpers import sign_in, stored_files
 from tests.security import matrix
 from tests.security.matrix import (
@@ -45,6 +45,7 @@ from tests.security.matrix import (
     FORBIDDEN,
     HEAD_D1,
     LOGIN,
+    MEMBER_A,
     NOT_FOUND,
     OK,
     ROLES,
@@ -96,6 +97,10 @@ class World:
     reset_token: str
     email_token: str
     invite_token: str
+    membership_m: int  # M's membership of A's business (with a power of attorney)
+    pending_a: int  # someone asking to join A's business
+    email_member: str  # M's email, which only A's business's people see
+    invitation: str  # the secret of A's unused invitation link
 
 
 DESCRIPTION_A = "A land plot for Aigerim's bakery"
@@ -131,6 +136,32 @@ def build_world(make) -> World:
         APPLICANT_B: make.applicant(name="B Applicant"),
     }
     a, s1 = people[APPLICANT_A], people[STAFF_D1]
+    # M asks to join A's business with A's BIN, and A lets them in as its accountant.
+    people[MEMBER_A] = accounts.register_applicant(
+        email="m.accountant@firm.test",
+        password=PASSWORD,
+        full_name="M Accountant of A",
+        kind="company",
+        identifier=a.business.identifier,
+        member_role="accountant",
+    )
+    businesses.decide(a, businesses.membership(people[MEMBER_A]).id, True, "accountant")
+    businesses.attach_power_of_attorney(
+        people[MEMBER_A], pdf_file("poa.pdf"), (clock.now() + timedelta(days=90)).date()
+    )
+    pending = accounts.register_applicant(
+        email="asks@firm.test",
+        password=PASSWORD,
+        full_name="Asks To Join A",
+        kind="company",
+        identifier=a.business.identifier,
+    )
+    businesses.invite(a, "invited@firm.test", "employee")
+    invitation = next(
+        row.context["path"].rsplit("/", 1)[1]
+        for row in db.session.scalars(sa.select(OutboxMessage))
+        if row.template == "business_invitation"
+    )
 
     def submit():
         return request_service.submit(a, plot, DESCRIPTION_A, [Upload(charter.id, pdf_file())])
@@ -197,6 +228,10 @@ def build_world(make) -> World:
         reset_token=reset_token,
         email_token=email_token,
         invite_token=invite_token,
+        membership_m=businesses.membership(people[MEMBER_A]).id,
+        pending_a=businesses.membership(pending).id,
+        email_member=people[MEMBER_A].email,
+        invitation=invitation,
     )
 
 
