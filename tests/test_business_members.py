@@ -32,6 +32,7 @@ from tests.helpers import (
     text,
     withdraw,
 )
+from tests.security import corpus
 
 
 @pytest.fixture
@@ -307,7 +308,7 @@ def test_a_power_of_attorney_is_attached_once_and_answers_a_request_for_it(clien
 
     sign_in(client, marat)
     tomorrow = (clock.now() + timedelta(days=30)).date().isoformat()
-    script = PDF.replace(b"%%EOF", b"/OpenAction<</S/JavaScript/JS(app.alert(1))>>\n%%EOF")
+    script = corpus.pdf(catalog=b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >>")
     refused = post_form(
         client,
         "/my/business/power-of-attorney",

@@ -169,6 +169,8 @@ class _PoaFile:
         self.stored_name = member.poa_stored_name
         self.content_type = member.poa_content_type
         self.original_name = member.poa_original_name
+        # Checked on download like any document: a swapped file is never sent.
+        self.sha256 = member.poa_sha256
 
 
 # --- the invited person's one-time link ------------------------------------------------------
