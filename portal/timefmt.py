@@ -10,8 +10,6 @@ from portal import lifecycle
 from portal.domain import events
 from sla import clock, deadlines
 
-OFFICE_SECONDS_PER_DAY = 9 * 3600
-
 SLA_LABELS = {
     "on_track": _l("on track"),
     "at_risk": _l("at risk"),
@@ -80,7 +78,7 @@ def time_left(request) -> str:
 
 def working_time(seconds: int) -> str:
     """Office time in working days and hours ('2 working days 3 h'), minutes under an hour."""
-    days, rest = divmod(max(int(seconds), 0), OFFICE_SECONDS_PER_DAY)
+    days, rest = divmod(max(int(seconds), 0), deadlines.calendar().office_seconds_per_day)
     hours = rest // 3600
     if not days and not hours:
         return _("%(num)d min", num=rest // 60)

@@ -25,7 +25,7 @@ from portal.auth.decorators import roles_required
 from portal.extensions import db
 from portal.models import CalendarOverride, Role, Service
 from portal.queryargs import db_int
-from portal.services import NotVisible, ServiceError, approvals, people, policies, tokens
+from portal.services import NotVisible, ServiceError, approvals, catalogue, people, policies, tokens
 from sla import clock, deadlines
 
 # cli_group=None: its commands (`flask people ...`) sit at the top level.
@@ -165,7 +165,7 @@ def services():
 
 
 def _service(code: str) -> Service:
-    found = db.session.scalar(sa.select(Service).where(Service.code == code))
+    found = catalogue.service_by_code(code)
     if found is None:
         abort(404)
     return found

@@ -84,4 +84,4 @@ def read_csv(response) -> list[list[str]]:
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     body = response.get_data()
     assert body.startswith("\ufeff".encode()), "no byte-order mark for Excel"
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
