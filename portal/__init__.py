@@ -276,7 +276,7 @@ def register_template_helpers(app: Flask) -> None:
             return "—"
         return format_datetime(value, fmt)
 
-    from portal.services import escalations
+    from portal.services import approvals, escalations
 
     for name, translate in {
         "time_left": timefmt.time_left,
@@ -286,6 +286,7 @@ def register_template_helpers(app: Flask) -> None:
         "office_hours": timefmt.office_hours,
         "escalation_level": escalations.level_label,
         "reason_label": escalations.reason_label,
+        "role_label": approvals.role_name,
     }.items():
         app.add_template_filter(_per_render(translate), name)
 

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal import lifecycle
 from portal.domain import events
+from portal.services import escalations
 from sla import clock, deadlines
 
 SLA_LABELS = {
@@ -17,14 +18,6 @@ SLA_LABELS = {
     "breached": _l("overdue"),
     "met": _l("on time"),
     "missed": _l("late"),
-}
-
-LEVEL_LABELS = {
-    "at_risk": _l("the accountable employee was warned"),
-    "head": _l("the head of department was told"),
-    "supervisor": _l("the supervisor was told"),
-    "intake": _l("the completeness check is overdue"),
-    "approval": _l("the approval stage is overdue"),
 }
 
 
@@ -42,7 +35,7 @@ def event_text(event) -> str:
         "assignee": payload.get("assignee") or "—",
         "previous": payload.get("previous") or "—",
         "number": payload.get("number", ""),
-        "level_label": str(LEVEL_LABELS.get(payload.get("level"), payload.get("level", ""))),
+        "level_label": escalations.level_label(payload.get("level", "")),
         **_approval_names(event.kind, payload),
     }
 

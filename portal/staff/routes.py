@@ -18,7 +18,7 @@ from portal.services import ServiceError, access, approvals
 from portal.services import requests as request_service
 from portal.services.boards import reports
 from portal.services.boards import staff as staff_boards
-from portal.staff.forms import ActForm, ReassignForm, ask_form_for
+from portal.staff.forms import ActForm, ask_form_for, reassign_form
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
 caseworkers = roles_required("staff", "head")
@@ -59,14 +59,6 @@ def _document_types():
     return db.session.scalars(sa.select(DocumentType).order_by(DocumentType.id)).all()
 
 
-def _reassign_form(found, formdata=None):
-    form = ReassignForm() if formdata else ReassignForm(formdata=None)
-    form.assignee.choices = [
-        (u.id, u.full_name) for u in request_service.colleagues(found) if u.id != found.assignee_id
-    ]
-    return form
-
-
 def _status(error: ServiceError) -> int:
     return {"conflict": 409, "forbidden": 403}.get(error.code, 422)
 
@@ -86,7 +78,7 @@ def render_detail(found, status=200, **forms):
         "document_types": _document_types(),
     }
     if context["may_reassign"] or "reassign_form" in forms:
-        context["reassign_form"] = forms.get("reassign_form") or _reassign_form(found)
+        context["reassign_form"] = forms.get("reassign_form") or reassign_form(found)
     return render_template("staff/detail.html", **context), status
 
 
@@ -151,7 +143,7 @@ def ask(reference: str):
 @roles_required("head")
 def reassign(reference: str):
     found = access.get_request(current_user, reference)
-    form = _reassign_form(found, formdata=True)
+    form = reassign_form(found, formdata=True)
     return _submit(
         found,
         form,

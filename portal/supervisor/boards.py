@@ -18,7 +18,7 @@ from portal.services import requests as request_service
 from portal.services.boards import cycles as cycle_boards
 from portal.services.boards import figures, reports, staff, team
 from portal.services.boards import supervisor as supervisor_boards
-from portal.staff.forms import ReassignForm
+from portal.staff import forms as staff_forms
 from portal.supervisor.forms import VerdictForm
 from portal.supervisor.routes import bp, overseers
 from portal.timefmt import sla_label
@@ -66,14 +66,6 @@ def breaches():
     )
 
 
-def _reassign_form(found, formdata=None):
-    form = ReassignForm() if formdata else ReassignForm(formdata=None)
-    form.assignee.choices = [
-        (u.id, u.full_name) for u in request_service.colleagues(found) if u.id != found.assignee_id
-    ]
-    return form
-
-
 def render_case(found, status=200, verdict_form=None, failed=None, reassign_form=None):
     return render_template(
         "supervisor/case.html",
@@ -82,7 +74,7 @@ def render_case(found, status=200, verdict_form=None, failed=None, reassign_form
         verdict_form=verdict_form or VerdictForm(formdata=None),
         failed=failed,
         reassign_form=reassign_form
-        or (_reassign_form(found) if access.can_reassign(current_user, found) else None),
+        or (staff_forms.reassign_form(found) if access.can_reassign(current_user, found) else None),
         may_reassign=found.is_open and access.can_reassign(current_user, found),
         verdict=reports.verdict_label,
     ), status
@@ -119,7 +111,7 @@ def reassign(reference: str):
     found = access.get_request(current_user, reference)
     if not access.can_reassign(current_user, found):
         abort(403)
-    form = _reassign_form(found, formdata=True)
+    form = staff_forms.reassign_form(found, formdata=True)
     if form.validate_on_submit():
         try:
             request_service.reassign(current_user, reference, form.assignee.data, form.reason.data)

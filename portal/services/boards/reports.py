@@ -43,7 +43,8 @@ QUEUE_COLUMNS = [
 
 
 def queue_report(scope: str, rows) -> Report:
-    return Report(f"queue-{scope}", _l("Queue"), QUEUE_COLUMNS, rows)
+    title = _l("My queue") if scope == "mine" else _l("Department queue")
+    return Report(f"queue-{scope}", title, QUEUE_COLUMNS, rows)
 
 
 TEAM_COLUMNS = [
@@ -79,7 +80,7 @@ BREACH_COLUMNS = [
 
 
 def breach_report(rows) -> Report:
-    return Report("breaches", _l("Breaches"), BREACH_COLUMNS, rows)
+    return Report("breaches", _l("Breach board"), BREACH_COLUMNS, rows)
 
 
 TREND_COLUMNS = [
@@ -121,7 +122,9 @@ def cycle_report(report: dict) -> Report:
     """A cycle's results, per employee then per department, in one sheet."""
     rows = [(_("employee"), f, f.extra.get("department")) for f in report["people"]]
     rows += [(_("department"), f, f.label) for f in report["departments"]]
-    return Report(f"cycle-{report['cycle'].number}", _l("Cycle results"), CYCLE_COLUMNS, rows)
+    return Report(
+        f"cycle-{report['cycle'].number}", _l("12-week cycle results"), CYCLE_COLUMNS, rows
+    )
 
 
 PUBLIC_COLUMNS = [
