@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
 from flask_babel import format_date, format_datetime, format_decimal
@@ -69,9 +68,3 @@ class Report:
         """Each row as its columns' values (local times, numbers as numbers)."""
         for row in self.rows:
             yield [column(row) for column in self.columns]
-
-
-def local_date(value: datetime | date | None) -> date | None:
-    if isinstance(value, datetime):
-        return value.astimezone(config.zone()).date()
-    return value

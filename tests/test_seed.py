@@ -176,7 +176,6 @@ def test_seeded_approvals_have_people_to_ask_and_figures_to_show(runner, client)
     assert {bool(r.service.approvers) for r in approved} == {True, False}
 
     # The figures: approval time per stage on the trends, and someone's approvals page.
-    assert approvals.approval_time_by_stage()
     assert boards.trends()["approvals"]
     waiting_on = [u for u in users(Role.HEAD, Role.SUPERVISOR, Role.STAFF) if approvals.queue(u)]
     assert waiting_on

@@ -286,15 +286,14 @@ def _people_filters() -> people.PeopleFilter:
 def _people_page(disable_form=None, failed_user_id=None, status=200):
     filters = _people_filters()
     page = request.args.get("page", type=db_int) or 1
-    rows, more = people.listing(filters, page)
+    found = people.listing(filters, page)
     return render_template(
         "admin/people.html",
-        rows=rows,
-        changes=people.last_changes(rows),
+        found=found,
+        rows=found.rows,
+        changes=people.last_changes(found.rows),
         filters=filters,
         roles=tuple(Role),
-        page=page,
-        more=more,
         disable_form=disable_form or DisableAccountForm(formdata=None),
         enable_form=EnableAccountForm(formdata=None),
         failed_user_id=failed_user_id,

@@ -5,7 +5,8 @@ callers that want the whole set (the API's serializers, tests, benchmarks). The 
 named like their module (`team`, `cycles`) are read from it: `boards.team.team(...)`.
 """
 
-from portal.services.boards.common import COMPLETED, OPEN, PAGE_SIZE, Page
+from portal.pagination import PAGE_SIZE, Page
+from portal.services.boards.common import COMPLETED, OPEN
 from portal.services.boards.cycles import CYCLE_WEEKS, Cycle, current_cycle, cycle
 from portal.services.boards.figures import Figures, cycle_report, trends
 from portal.services.boards.public import PUBLIC_WEEKS, public_board, public_figures

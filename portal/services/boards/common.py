@@ -1,5 +1,5 @@
 """What the boards share: the request table's open and completed states, SQL helpers,
-working days from seconds, medians in either database, and one page of a query.
+working days from seconds, medians in either database, and pages (portal/pagination.py).
 
 Every figure is an SQL aggregate over an indexed range (a department's open requests, the
 requests decided in a period), so the cost grows with what is shown, not with the table.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -22,7 +21,6 @@ from sla import deadlines
 OPEN = OPEN_STATE_VALUES
 # Decided by the administration; withdrawn requests say nothing about its work.
 COMPLETED = ("approved", "rejected", "refused_incomplete")
-PAGE_SIZE = 50
 
 R = ServiceRequest
 
@@ -56,31 +54,3 @@ def medians(keys: list, value, *where) -> dict:
     for row in db.session.execute(sa.select(*keys, value).where(*where, value.is_not(None))):
         grouped[tuple(row[:-1])].append(row[-1])
     return {k: statistics.median(v) for k, v in grouped.items()}
-
-
-@dataclass
-class Page:
-    """One page of a board's rows, with the page links' numbers (and a queue's counts)."""
-
-    rows: list
-    total: int
-    page: int
-    pages: int
-    per_page: int = PAGE_SIZE
-    counts: dict = field(default_factory=dict)
-
-
-def paginate(query: sa.Select, page: int, per_page: int = PAGE_SIZE, counts=None) -> Page:
-    """One page of `query` through Flask-SQLAlchemy; past the last page, the last page."""
-    found = db.paginate(query, page=max(page, 1), per_page=per_page, error_out=False)
-    if found.pages and found.page > found.pages:
-        found = db.paginate(query, page=found.pages, per_page=per_page, error_out=False)
-    return Page(
-        list(found.items), found.total or 0, found.page, max(found.pages, 1), per_page, counts or {}
-    )
-
-
-def everything(query: sa.Select, counts=None) -> Page:
-    """The whole of `query` as one page: for an export."""
-    rows = list(db.session.scalars(query))
-    return Page(rows, len(rows), 1, 1, len(rows), counts or {})

@@ -13,11 +13,11 @@ from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
 from portal.models import Service, SlaState, User
-from portal.services.boards.common import OPEN, PAGE_SIZE, Page, R, everything, paginate
+from portal.pagination import PAGE_SIZE, Page, everything, paginate
+from portal.services.boards.common import OPEN, R
 
 SLA_FILTERS = (SlaState.ON_TRACK, SlaState.AT_RISK, SlaState.BREACHED, SlaState.PAUSED)
 ORDERS = ("time_left", "-time_left")  # "-time_left": most time left first
-SCOPES = ("mine", "department")
 
 
 @dataclass

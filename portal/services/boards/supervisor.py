@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload
 from portal import config
 from portal.extensions import db
 from portal.models import Escalation, Role, ServiceRequest, User
-from portal.services.boards.common import Page, R, everything, paginate
+from portal.pagination import Page, everything, paginate
+from portal.services.boards.common import R
 
 # Rungs that mean a deadline was missed (at_risk is a warning, not a breach).
 BREACH_LEVELS = ("head", "supervisor", "intake", "approval")

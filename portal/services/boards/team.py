@@ -12,7 +12,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal import config
 from portal.extensions import db
 from portal.models import Escalation, Role, User
-from portal.services.boards.common import COMPLETED, OPEN, Page, R, count_if, paginate, percent
+from portal.pagination import Page, paginate
+from portal.services.boards.common import COMPLETED, OPEN, R, count_if, percent
 from portal.services.boards.cycles import current_cycle
 
 
