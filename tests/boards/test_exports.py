@@ -5,7 +5,6 @@ the API."""
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime, timedelta
 
@@ -16,7 +15,7 @@ from openpyxl import load_workbook
 from portal.extensions import db
 from portal.models import Role
 from portal.services import tokens
-from tests.boards.build import NOW, Requests, almaty, escalate
+from tests.boards.build import NOW, Requests, almaty, escalate, read_csv
 from tests.helpers import main, sign_in
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -39,14 +38,6 @@ def read_xlsx(response) -> list[list]:
     return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
 
 
-def read_semicolon_csv(response) -> list[list[str]]:
-    assert response.status_code == 200
-    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    body = response.get_data()
-    assert body.startswith("\ufeff".encode()), "no byte-order mark for Excel"
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
-
-
 def test_breaches_export_in_russian_with_local_times(make, client, travel):
     _land, plot, aigerim, _head, supervisor = _city(make)
     late = Requests(make.applicant()).add(
@@ -66,7 +57,7 @@ def test_breaches_export_in_russian_with_local_times(make, client, travel):
     assert (fired.hour, fired.minute) == (9, 30), "Almaty time, not UTC (04:30)"
     assert datetime(2026, 11, 27, 18) in row.values()  # the deadline, a date cell
 
-    rows = read_semicolon_csv(client.get("/supervisor/breaches?format=csv"))
+    rows = read_csv(client.get("/supervisor/breaches?format=csv"))
     assert rows[0] == heading and len(rows[1]) == len(heading)
     assert rows[1][0] == late.reference
     assert "28.11.2026 09:30" in rows[1] and "27.11.2026 18:00" in rows[1]
@@ -89,7 +80,7 @@ def test_team_export_in_kazakh_keeps_numbers_as_numbers(make, client, travel):
     assert aigerim_row[1:4] == [2, 1, 1]  # open, at risk, overdue: numbers, not text
     assert aigerim_row[-1] == pytest.approx(2 / 3, abs=0.001)  # a percentage cell
 
-    rows = read_semicolon_csv(client.get("/staff/team?format=csv"))
+    rows = read_csv(client.get("/staff/team?format=csv"))
     assert rows[0] == sheet[0]
     csv_row = next(r for r in rows[1:] if r[0] == "Aigerim Nurlanova")
     assert csv_row[1:4] == ["2", "1", "1"] and csv_row[-1] == "66,7"  # the Kazakh comma
@@ -120,7 +111,7 @@ def test_every_export_offers_both_formats_with_the_same_columns(make, client, tr
     page = client.get(path).get_data(as_text=True)
     assert "format=xlsx" in page and "Excel (XLSX)" in page and "format=csv" in page
     sheet = read_xlsx(client.get(f"{path}?format=xlsx"))
-    rows = read_semicolon_csv(client.get(f"{path}?format=csv"))
+    rows = read_csv(client.get(f"{path}?format=csv"))
     assert rows[0] == [str(h) for h in sheet[0]]
     assert len(rows) == len(sheet) > 1
     assert {len(r) for r in rows} == {len(sheet[0])}
@@ -137,7 +128,7 @@ def test_a_cell_that_looks_like_a_formula_stays_text(make, client, travel):
 
     sheet = read_xlsx(client.get("/supervisor/breaches?format=xlsx"))
     assert escalation.note in sheet[1]  # a string cell, not a formula
-    rows = read_semicolon_csv(client.get("/supervisor/breaches?format=csv"))
+    rows = read_csv(client.get("/supervisor/breaches?format=csv"))
     assert "'" + escalation.note in rows[1]
 
 

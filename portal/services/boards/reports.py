@@ -105,16 +105,25 @@ def trends_report(found: dict) -> Report:
     return Report("trends", _l("Trends"), TREND_COLUMNS, rows)
 
 
+def _figure(name: str):
+    """A figure of the row's `Figures` (the second item of the cycle's and the board's rows)."""
+    return lambda row: getattr(row[1], name)
+
+
+# What the cycle report and the public board both say of a group's completed requests.
+FIGURE_COLUMNS = [
+    Column(_l("Completed"), _figure("completed"), INTEGER),
+    Column(_l("On-time rate"), _figure("on_time_percent"), PERCENT),
+    Column(_l("Working days (median)"), _figure("median_days"), DECIMAL),
+]
 CYCLE_COLUMNS = [
     Column(_l("Kind"), itemgetter(0)),
-    Column(_l("Name"), lambda row: row[1].label),
+    Column(_l("Name"), _figure("label")),
     Column(_l("Department"), itemgetter(2)),
-    Column(_l("Completed"), lambda row: row[1].completed, INTEGER),
-    Column(_l("On-time rate"), lambda row: row[1].on_time_percent, PERCENT),
-    Column(_l("Working days (median)"), lambda row: row[1].median_days, DECIMAL),
-    Column(_l("Breaches excused"), lambda row: row[1].excused, INTEGER),
-    Column(_l("Breaches not excused"), lambda row: row[1].not_excused, INTEGER),
-    Column(_l("Breaches without a verdict"), lambda row: row[1].undecided, INTEGER),
+    *FIGURE_COLUMNS,
+    Column(_l("Breaches excused"), _figure("excused"), INTEGER),
+    Column(_l("Breaches not excused"), _figure("not_excused"), INTEGER),
+    Column(_l("Breaches without a verdict"), _figure("undecided"), INTEGER),
 ]
 
 
@@ -129,13 +138,11 @@ def cycle_report(report: dict) -> Report:
 
 PUBLIC_COLUMNS = [
     Column(_l("Department"), lambda row: row[0].name),
-    Column(_l("Service"), lambda row: row[1].label),
-    Column(_l("Completed"), lambda row: row[1].completed, INTEGER),
-    Column(_l("On-time rate"), lambda row: row[1].on_time_percent, PERCENT),
-    Column(_l("Working days (median)"), lambda row: row[1].median_days, DECIMAL),
-    Column(_l("Open"), lambda row: row[1].open, INTEGER),
-    Column(_l("Overdue"), lambda row: row[1].overdue, INTEGER),
-    Column(_l("Approval, working days on average"), lambda row: row[1].approval_days, DECIMAL),
+    Column(_l("Service"), _figure("label")),
+    *FIGURE_COLUMNS,
+    Column(_l("Open"), _figure("open"), INTEGER),
+    Column(_l("Overdue"), _figure("overdue"), INTEGER),
+    Column(_l("Approval, working days on average"), _figure("approval_days"), DECIMAL),
     Column(_l("Last updated"), itemgetter(2), DATETIME),
 ]
 

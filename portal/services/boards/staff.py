@@ -71,12 +71,12 @@ def staff_queue(
             ).all()
         )
         per_state["open"] = sum(per_state.values())
-    if filters.state:
-        where.append(R.state == filters.state)
-    if filters.service_id:
-        where.append(R.service_id == filters.service_id)
-    if filters.sla:
-        where.append(R.sla_state == filters.sla)
+    chosen = (
+        (R.state, filters.state),
+        (R.service_id, filters.service_id),
+        (R.sla_state, filters.sla),
+    )
+    where += [column == value for column, value in chosen if value]
     # Paused requests have no time running out: they go last either way.
     if filters.order == "-time_left":
         order = (R.paused_since.is_not(None), R.due_at.desc(), R.id.desc())
