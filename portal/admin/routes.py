@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal import exports
 from portal.admin.forms import (
     DisableAccountForm,
     EnableAccountForm,
@@ -21,6 +22,7 @@ from portal.admin.forms import (
     RetryForm,
     RevokePersonTokenForm,
 )
+from portal.admin.reports import outbox_report
 from portal.auth.decorators import roles_required
 from portal.extensions import db
 from portal.models import CalendarOverride, Role, Service
@@ -243,6 +245,9 @@ def outbox():
     from notifications import templates
 
     filters = _outbox_filters()
+    fmt = exports.requested_format(request.args)
+    if fmt:
+        return exports.export(outbox_report(messages.listing(filters)), fmt)
     return render_template(
         "admin/outbox.html",
         rows=messages.listing(filters),

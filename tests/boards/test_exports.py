@@ -5,20 +5,16 @@ the API."""
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from openpyxl import load_workbook
 
 from portal.extensions import db
 from portal.models import Role
 from portal.services import tokens
-from tests.boards.build import NOW, Requests, almaty, escalate, read_csv
+from tests.boards.build import NOW, Requests, almaty, escalate, read_csv, read_xlsx
 from tests.helpers import main, sign_in
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _city(make):
@@ -28,14 +24,6 @@ def _city(make):
     head = make.employee(land, Role.HEAD, name="Head Aliya")
     supervisor = make.overseer()
     return land, plot, aigerim, head, supervisor
-
-
-def read_xlsx(response) -> list[list]:
-    assert response.status_code == 200
-    assert response.headers["Content-Type"] == XLSX
-    assert response.headers["Content-Disposition"].endswith('.xlsx"')
-    book = load_workbook(io.BytesIO(response.get_data()))
-    return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
 
 
 def test_breaches_export_in_russian_with_local_times(make, client, travel):
