@@ -125,12 +125,18 @@ def test_the_inbox_lists_notices_in_the_readers_language_and_marks_them_read(off
 # --- the admin's outbox -----------------------------------------------------------------------
 
 
-def test_admin_filters_the_outbox_by_status_channel_and_template(app, office, make, login, smtp):
+def _admin_with_dead_letters(office, make, login, smtp, lang: str):
+    """An admin, in `lang`, looking at an outbox where the applicant's two emails bounced."""
     smtp.refuse(office.applicant.email, "550 5.1.1 No such user")
     office.submit()
     relay.deliver_due()
     client = login(make.overseer(Role.ADMIN))
-    client.get("/lang/en")
+    client.get(f"/lang/{lang}")
+    return client
+
+
+def test_admin_filters_the_outbox_by_status_channel_and_template(app, office, make, login, smtp):
+    client = _admin_with_dead_letters(office, make, login, smtp, "en")
 
     everything = main(client.get("/admin/outbox"))
     assert everything.count("<tr>") == 1 + 6
@@ -146,11 +152,7 @@ def test_admin_filters_the_outbox_by_status_channel_and_template(app, office, ma
 
 
 def test_admin_downloads_the_filtered_outbox_as_excel_and_csv(app, office, make, login, smtp):
-    smtp.refuse(office.applicant.email, "550 5.1.1 No such user")
-    office.submit()
-    relay.deliver_due()
-    client = login(make.overseer(Role.ADMIN))
-    client.get("/lang/ru")
+    client = _admin_with_dead_letters(office, make, login, smtp, "ru")
 
     sheet = read_xlsx(client.get("/admin/outbox?status=dead&format=xlsx"))
     assert sheet[0][:3] == ["#", "Создано", "Получатель"], sheet[0]
