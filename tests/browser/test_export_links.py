@@ -20,7 +20,7 @@ BOARDS = {
         "/supervisor/requests",
         "/board",
     ],
-    "admin": ["/admin/people"],
+    "admin": ["/admin/people", "/admin/outbox"],
 }
 WITHOUT_DOWNLOADS = {"/supervisor/requests", "/admin/people"}  # pages with the pager only
 
