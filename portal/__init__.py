@@ -284,17 +284,17 @@ def register_template_helpers(app: Flask) -> None:
 
         return "—" if value is None else format_date(value, fmt)
 
-    from portal.services import escalations
+    from portal.services import approvals, escalations
 
     for name, translate in {
         "time_left": timefmt.time_left,
         "event_text": timefmt.event_text,
         "sla_label": timefmt.sla_label,
-        "role_label": timefmt.role_label,
         "notice_text": timefmt.notice_text,
         "office_hours": timefmt.office_hours,
         "escalation_level": escalations.level_label,
         "reason_label": escalations.reason_label,
+        "role_label": approvals.role_name,
     }.items():
         app.add_template_filter(_per_render(translate), name)
 

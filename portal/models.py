@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -52,6 +53,16 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+# The one name of each role, wherever a person reads it (pages, exports, sign-off stages).
+ROLE_LABELS = {
+    Role.APPLICANT: _l("Applicant"),
+    Role.STAFF: _l("Specialist"),
+    Role.HEAD: _l("Head of the department"),
+    Role.SUPERVISOR: _l("Supervisor (deputy akim)"),
+    Role.ADMIN: _l("Administrator"),
+}
+
+
 class State(enum.StrEnum):
     SUBMITTED = "submitted"
     IN_REVIEW = "in_review"
@@ -67,8 +78,10 @@ FINAL_STATES = frozenset(
     {State.APPROVED, State.REJECTED, State.WITHDRAWN, State.REFUSED_INCOMPLETE}
 )
 OPEN_STATES = frozenset(State) - FINAL_STATES
-# The partial indexes of the queues cover open requests only (the boards' OPEN, in order).
-OPEN_QUEUE_SQL = "state IN ('awaiting_documents', 'in_approval', 'in_review', 'submitted')"
+# The same, as the strings stored, in a fixed order (for `IN (...)` and the partial indexes).
+OPEN_STATE_VALUES = tuple(sorted(str(s) for s in OPEN_STATES))
+# The partial indexes of the queues cover open requests only.
+OPEN_QUEUE_SQL = "state IN ({})".format(", ".join(f"'{s}'" for s in OPEN_STATE_VALUES))
 # What the boards' figures read of a decided request (an index covers them on PostgreSQL).
 BOARD_COLUMNS = [
     "department_id",

@@ -48,7 +48,6 @@ SWEEP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 6
 ESCALATION_BUCKETS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0)
 OUTBOX_WAITING = ("pending", "sending", "failed", "dead")
 OUTBOX_DUE = ("pending", "failed")
-OPEN_STATES = ("awaiting_documents", "in_approval", "in_review", "submitted")
 
 # Not in the default registry: several apps live in one test process, and under
 # PROMETHEUS_MULTIPROC_DIR the values go to files that MultiProcessCollector reads.
@@ -581,7 +580,7 @@ class SystemCollector:
 
     def _from_database(self):
         from notifications.outbox import OutboxMessage
-        from portal.models import Department, ServiceRequest
+        from portal.models import OPEN_STATE_VALUES, Department, ServiceRequest
         from sla import clock
 
         now = clock.now()
@@ -590,7 +589,7 @@ class SystemCollector:
         # requests only and INCLUDEs sla_state.
         per_department = db.session.execute(
             sa.select(ServiceRequest.department_id, ServiceRequest.sla_state, sa.func.count())
-            .where(ServiceRequest.state.in_(OPEN_STATES))
+            .where(ServiceRequest.state.in_(OPEN_STATE_VALUES))
             .group_by(ServiceRequest.department_id, ServiceRequest.sla_state)
         ).all()
         open_requests = GaugeMetricFamily(

@@ -59,7 +59,7 @@ from werkzeug.datastructures import FileStorage
 from portal import identifiers
 from portal.extensions import db
 from portal.models import (
-    OPEN_STATES,
+    OPEN_STATE_VALUES,
     ApprovalStep,
     Business,
     Department,
@@ -743,9 +743,7 @@ def print_summary(seconds: float) -> None:
     states = Counter(db.session.scalars(sa.select(ServiceRequest.state)))
     clocks = Counter(
         db.session.scalars(
-            sa.select(ServiceRequest.sla_state).where(
-                ServiceRequest.state.in_([str(s) for s in OPEN_STATES])
-            )
+            sa.select(ServiceRequest.sla_state).where(ServiceRequest.state.in_(OPEN_STATE_VALUES))
         )
     )
     roles = Counter(db.session.scalars(sa.select(User.role)))

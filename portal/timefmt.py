@@ -8,9 +8,8 @@ from flask_babel import lazy_gettext as _l
 
 from portal import lifecycle
 from portal.domain import events
+from portal.services import escalations
 from sla import clock, deadlines
-
-OFFICE_SECONDS_PER_DAY = 9 * 3600
 
 SLA_LABELS = {
     "on_track": _l("on track"),
@@ -21,29 +20,8 @@ SLA_LABELS = {
     "missed": _l("late"),
 }
 
-LEVEL_LABELS = {
-    "at_risk": _l("the accountable employee was warned"),
-    "head": _l("the head of department was told"),
-    "supervisor": _l("the supervisor was told"),
-    "intake": _l("the completeness check is overdue"),
-    "approval": _l("the approval stage is overdue"),
-}
-
 
 # What each role is called on the pages (the admin's people pages, the invitation form).
-ROLE_LABELS = {
-    "applicant": _l("applicant"),
-    "staff": _l("staff"),
-    "head": _l("head of department"),
-    "supervisor": _l("supervisor"),
-    "admin": _l("admin"),
-}
-
-
-def role_label(role: str) -> str:
-    return str(ROLE_LABELS.get(role, role))
-
-
 def sla_label(state: str) -> str:
     return str(SLA_LABELS.get(state, state))
 
@@ -58,7 +36,7 @@ def event_text(event) -> str:
         "assignee": payload.get("assignee") or "—",
         "previous": payload.get("previous") or "—",
         "number": payload.get("number", ""),
-        "level_label": str(LEVEL_LABELS.get(payload.get("level"), payload.get("level", ""))),
+        "level_label": escalations.level_label(payload.get("level", "")),
         **_approval_names(event.kind, payload),
     }
 
@@ -94,7 +72,7 @@ def time_left(request) -> str:
 
 def working_time(seconds: int) -> str:
     """Office time in working days and hours ('2 working days 3 h'), minutes under an hour."""
-    days, rest = divmod(max(int(seconds), 0), OFFICE_SECONDS_PER_DAY)
+    days, rest = divmod(max(int(seconds), 0), deadlines.calendar().office_seconds_per_day)
     hours = rest // 3600
     if not days and not hours:
         return _("%(num)d min", num=rest // 60)

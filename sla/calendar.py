@@ -175,6 +175,13 @@ class WorkingCalendar:
     def closes(self) -> time:
         return self._closes
 
+    @property
+    def office_seconds_per_day(self) -> int:
+        """Seconds the office is open on a working day: one working day of an SLA."""
+        opens = self._opens.hour * 3600 + self._opens.minute * 60 + self._opens.second
+        closes = self._closes.hour * 3600 + self._closes.minute * 60 + self._closes.second
+        return closes - opens
+
     # ------------------------------------------------------------------ year cache
 
     def _load_year(self, year: int) -> frozenset[date]:

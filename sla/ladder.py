@@ -95,7 +95,7 @@ def _schedule(request, cal, now, due, stage, done: set[str]) -> datetime | None:
         # Approval steps whose silence will count as consent at their deadline.
         upcoming.extend(consent.upcoming(request))
     if request.is_open:
-        # Deliberate (the chase, issue 4): a paused request still has a next_check_at, the
+        # Deliberate (the chase): a paused request still has a next_check_at, the
         # next reminder or its reply-by date, so the sweep sends reminders and refuses on time.
         now = now or clock.now()
         upcoming.extend(chase.next_moment_after(chase.upcoming(request, cal), now, cal))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.lifecycle import record
-from portal.models import OPEN_STATES, ServiceRequest
+from portal.models import OPEN_STATE_VALUES, ServiceRequest
 from sla import clock, consent, deadlines, ladder
 from sla.calendar import WorkingCalendar
 
@@ -40,7 +40,7 @@ def new_due(request: ServiceRequest, cal: WorkingCalendar, target_days: int) -> 
 
 def _open_requests(service_id: int | None):
     query = sa.select(ServiceRequest).where(
-        ServiceRequest.state.in_([str(s) for s in OPEN_STATES]),
+        ServiceRequest.state.in_(OPEN_STATE_VALUES),
         ServiceRequest.clock_started_at.is_not(None),
     )
     if service_id is not None:
@@ -106,7 +106,7 @@ def _batches(service_id: int | None):
     last_id = 0
     while True:
         query = sa.select(ServiceRequest).where(
-            ServiceRequest.state.in_([str(s) for s in OPEN_STATES]),
+            ServiceRequest.state.in_(OPEN_STATE_VALUES),
             ServiceRequest.clock_started_at.is_not(None),
             ServiceRequest.id > last_id,
         )

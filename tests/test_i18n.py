@@ -3,6 +3,7 @@
 import re
 
 from portal.models import Role, User
+from portal.services import approvals
 from tests.conftest import PASSWORD
 from tests.helpers import VALID_IIN, fresh, main, post_form, sign_in, sign_out, submitted, text
 
@@ -218,3 +219,22 @@ def test_status_chips_on_the_queues_follow_the_language(make, client):
             for chip in chips[lang]:
                 assert f">{chip}</span>" in counts, (path, lang, chip)
             sign_out(client)
+
+
+def test_roles_read_with_one_name_in_each_language(make, client):
+    """The admin's people list and a sign-off stage name a role from the same table."""
+    department = make.department()
+    make.employee(department, name="Aigerim Nurlanova")
+    admin = make.overseer(Role.ADMIN)
+    names = {
+        "ru": ("Специалист", "Руководитель отдела", "Администратор"),
+        "kk": ("Маман", "Бөлім басшысы", "Әкімші"),
+        "en": ("Specialist", "Head of the department", "Administrator"),
+    }
+    for lang in ("ru", "kk", "en"):
+        sign_in(client, admin, lang=lang)
+        page = main(client.get("/admin/people"))
+        for name in names[lang]:
+            assert f">{name}<" in page, (lang, name)
+        assert approvals.stage_names("role:head")[lang] == names[lang][1]
+        sign_out(client)

@@ -24,7 +24,7 @@ from portal.models import (
 )
 from portal.seed import PASSWORD
 from portal.services import accounts, storage
-from portal.services import requests as request_service
+from portal.services.boards.staff import QueueFilters, staff_queue
 from sla import clock, deadlines
 
 EVERY_STATE = {
@@ -131,9 +131,9 @@ def test_seed_history_gives_every_queue_work(runner):
     assert {"open", "answered"} <= {a.state for a in asked}
 
     for employee in users(Role.STAFF):
-        assert request_service.queue(employee), employee.email
+        assert staff_queue(employee, "mine", QueueFilters()).rows, employee.email
     for head in users(Role.HEAD):
-        assert request_service.queue(head, scope="department"), head.email
+        assert staff_queue(head, "department", QueueFilters()).rows, head.email
 
 
 def test_seeded_documents_are_stored_pdfs(runner):

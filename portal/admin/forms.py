@@ -21,7 +21,7 @@ from wtforms.validators import (
     Optional,
 )
 
-from portal.timefmt import ROLE_LABELS
+from portal.models import ROLE_LABELS
 
 
 class MultiCheckboxField(SelectMultipleField):

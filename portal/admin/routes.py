@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal import exports
 from portal.admin.forms import (
     DisableAccountForm,
     EnableAccountForm,
@@ -24,11 +25,12 @@ from portal.admin.forms import (
     RevokePersonTokenForm,
     RoleForm,
 )
+from portal.admin.reports import outbox_report
 from portal.auth.decorators import roles_required
 from portal.extensions import db
 from portal.models import CalendarOverride, Department, Role, Service
 from portal.queryargs import db_int
-from portal.services import NotVisible, ServiceError, approvals, people, policies, tokens
+from portal.services import NotVisible, ServiceError, approvals, catalogue, people, policies, tokens
 from sla import clock, deadlines
 
 # cli_group=None: its commands (`flask people ...`) sit at the top level.
@@ -168,7 +170,7 @@ def services():
 
 
 def _service(code: str) -> Service:
-    found = db.session.scalar(sa.select(Service).where(Service.code == code))
+    found = catalogue.service_by_code(code)
     if found is None:
         abort(404)
     return found
@@ -246,6 +248,9 @@ def outbox():
     from notifications import templates
 
     filters = _outbox_filters()
+    fmt = exports.requested_format(request.args)
+    if fmt:
+        return exports.export(outbox_report(messages.listing(filters)), fmt)
     return render_template(
         "admin/outbox.html",
         rows=messages.listing(filters),
@@ -289,16 +294,15 @@ def _people_filters() -> people.PeopleFilter:
 def _people_page(disable_form=None, failed_user_id=None, status=200):
     filters = _people_filters()
     page = request.args.get("page", type=db_int) or 1
-    rows, more = people.listing(filters, page)
+    found = people.listing(filters, page)
     return render_template(
         "admin/people.html",
-        rows=rows,
-        changes=people.last_changes(rows),
-        signed_in=people.last_sign_ins(rows),
+        found=found,
+        rows=found.rows,
+        changes=people.last_changes(found.rows),
+        signed_in=people.last_sign_ins(found.rows),
         filters=filters,
         roles=tuple(Role),
-        page=page,
-        more=more,
         disable_form=disable_form or DisableAccountForm(formdata=None),
         enable_form=EnableAccountForm(formdata=None),
         failed_user_id=failed_user_id,

@@ -15,9 +15,10 @@ from portal.api.auth import current_api_user, roles, share_machine_limits
 from portal.api.errors import ApiError
 from portal.api.spec import operation
 from portal.extensions import db
-from portal.models import DocumentType, Service, ServiceRequest, State
-from portal.services import access
+from portal.models import OPEN_STATE_VALUES, DocumentType, Service, ServiceRequest, State
+from portal.services import access, catalogue
 from portal.services import requests as request_service
+from portal.services.boards import staff as staff_boards
 from portal.services.requests import Upload
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -81,15 +82,8 @@ def _page(items: list, total: int, page: int, per_page: int, render) -> dict:
 
 def _paginate_select(query: sa.Select, render) -> dict:
     page, per_page = _page_args()
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return _page(items, total, page, per_page, render)
-
-
-def _paginate_list(items: list, render) -> dict:
-    page, per_page = _page_args()
-    start = (page - 1) * per_page
-    return _page(items[start : start + per_page], len(items), page, per_page, render)
+    found = db.paginate(query, page=page, per_page=per_page, error_out=False, max_per_page=100)
+    return _page(found.items, found.total or 0, page, per_page, render)
 
 
 def _json_body() -> dict:
@@ -183,12 +177,6 @@ def _uploads(files, type_ids) -> list[Upload]:
     return [Upload(t, files[f"doc_{t}"]) for t in type_ids if f"doc_{t}" in files]
 
 
-def _active_service(code: str) -> Service | None:
-    return db.session.scalar(
-        sa.select(Service).where(Service.code == code, Service.active.is_(True))
-    )
-
-
 # --- everyone with a token --------------------------------------------------------------
 
 
@@ -215,7 +203,7 @@ def list_services():
 @operation(bp, "GET", "/services/{code}", "One service", ok=(200, schemas.ref("Service")))
 @roles()
 def get_service(code: str):
-    found = _active_service(code)
+    found = catalogue.active_service(code)
     if found is None:
         raise ApiError(404, "not_found", _("There is no such service."))
     return jsonify(serialize.service(found))
@@ -295,7 +283,7 @@ def create_request():
     user = current_api_user()
     form, files = _multipart()
     code = form.get("service_code", "")
-    found = _active_service(code) if code else None
+    found = catalogue.active_service(code) if code else None
     if found is None:
         message = _("There is no such service.")
         raise ApiError(422, "invalid", message, {"service_code": message})
@@ -361,6 +349,38 @@ def withdraw_request(reference: str):
 # --- staff and heads ----------------------------------------------------------------------
 
 
+def _queue(scope: str) -> dict:
+    """The caseworker's queue as the page shows it: the same query, filters and order."""
+    user = current_api_user()
+    page, per_page = _page_args()
+    args = request.args
+    fields = {}
+    for name, allowed in (
+        ("state", OPEN_STATE_VALUES),
+        ("sla", staff_boards.SLA_FILTERS),
+        ("order", staff_boards.ORDERS),
+    ):
+        if name in args and args[name] not in allowed:
+            fields[name] = _("One of: %(values)s.", values=", ".join(allowed))
+    service = None
+    if "service" in args:
+        service = catalogue.service_by_code(args["service"])
+        if service is None:
+            fields["service"] = _("No service has this code.")
+    if fields:
+        raise ApiError(400, "bad_request", next(iter(fields.values())), fields)
+    filters = staff_boards.QueueFilters(
+        state=args.get("state"),
+        service_id=service.id if service else None,
+        sla=args.get("sla"),
+        order=args.get("order", "time_left"),
+        page=page,
+        per_page=per_page,
+    )
+    found = staff_boards.staff_queue(user, scope, filters, counts=False)
+    return _page(found.rows, found.total, page, per_page, serialize.summary)
+
+
 @operation(
     bp,
     "GET",
@@ -368,13 +388,12 @@ def withdraw_request(reference: str):
     "My queue: requests assigned to me, soonest deadline first",
     roles=CASEWORKER,
     ok=(200, schemas.page_of(schemas.ref("RequestSummary"))),
+    parameters=schemas.QUEUE_PARAMETERS,
     paginated=True,
 )
 @roles(*CASEWORKER)
 def my_queue():
-    return jsonify(
-        _paginate_list(request_service.queue(current_api_user(), "mine"), serialize.summary)
-    )
+    return jsonify(_queue("mine"))
 
 
 @operation(
@@ -384,13 +403,12 @@ def my_queue():
     "The department's queue, soonest deadline first",
     roles=CASEWORKER,
     ok=(200, schemas.page_of(schemas.ref("RequestSummary"))),
+    parameters=schemas.QUEUE_PARAMETERS,
     paginated=True,
 )
 @roles(*CASEWORKER)
 def department_queue():
-    return jsonify(
-        _paginate_list(request_service.queue(current_api_user(), "department"), serialize.summary)
-    )
+    return jsonify(_queue("department"))
 
 
 @operation(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from portal import limits
 from portal.lifecycle import STAFF_ACTIONS, TRANSITIONS
-from portal.models import State, WaitingPolicy
+from portal.models import OPEN_STATE_VALUES, State, WaitingPolicy
 
 
 def ref(name: str) -> dict:
@@ -52,6 +52,29 @@ PAGE_PARAMETERS = [
         "in": "query",
         "required": False,
         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+    },
+]
+
+# The queue's filters: the same as the queue pages' (a service by its code here).
+QUEUE_PARAMETERS = [
+    {
+        "name": "state",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": list(OPEN_STATE_VALUES)},
+    },
+    {"name": "service", "in": "query", "required": False, "schema": {"type": "string"}},
+    {
+        "name": "sla",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["on_track", "at_risk", "breached", "paused"]},
+    },
+    {
+        "name": "order",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["time_left", "-time_left"], "default": "time_left"},
     },
 ]
 

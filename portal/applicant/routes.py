@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,9 +9,7 @@ from flask_login import current_user
 from portal.applicant.forms import WithdrawForm, answer_form_for, submit_form_for
 from portal.auth.decorators import roles_required
 from portal.downloads import send_document
-from portal.extensions import db
-from portal.models import Service
-from portal.services import ServiceError, access, businesses
+from portal.services import ServiceError, access, businesses, catalogue
 from portal.services import requests as request_service
 from portal.services.requests import Upload
 
@@ -41,9 +38,7 @@ def _uploads(form, document_type_ids) -> list[Upload]:
 @bp.route("/apply/<code>", methods=["GET", "POST"])
 @applicant_only
 def apply(code: str):
-    service = db.session.scalar(
-        sa.select(Service).where(Service.code == code, Service.active.is_(True))
-    )
+    service = catalogue.active_service(code)
     if service is None:
         abort(404)
     carry_from = request.args.get("from") or None

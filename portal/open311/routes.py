@@ -26,9 +26,9 @@ from werkzeug.exceptions import HTTPException
 from portal import lifecycle
 from portal.api.auth import share_machine_limits
 from portal.extensions import db
-from portal.models import OPEN_STATES, Role, Service, ServiceRequest, User
+from portal.models import OPEN_STATE_VALUES, OPEN_STATES, Role, Service, ServiceRequest, User
 from portal.open311.formats import error, respond
-from portal.services import NotVisible, ServiceError, access, tokens
+from portal.services import NotVisible, ServiceError, access, catalogue, tokens
 from portal.services import requests as request_service
 from sla import clock
 
@@ -180,12 +180,6 @@ def _visible(user: User | None) -> sa.Select:
     return access.visible_requests(user)
 
 
-def _active_service(code: str) -> Service | None:
-    return db.session.scalar(
-        sa.select(Service).where(Service.code == code, Service.active.is_(True))
-    )
-
-
 def _parse_datetime(name: str) -> datetime | None:
     raw = request.args.get(name)
     if not raw:
@@ -237,7 +231,7 @@ def services(fmt: str):
 
 @bp.get(f"/services/<code>.{FORMATS}")
 def service(code: str, fmt: str):
-    found = _active_service(code)
+    found = catalogue.active_service(code)
     if found is None:
         raise Open311Error(404, _("There is no such service."))
     return respond(fmt, "service_definition", service_definition(found))
@@ -261,7 +255,7 @@ def requests(fmt: str):
         statuses = {s for s in request.args.get("status", "").split(",") if s}
         if statuses - {"open", "closed"}:
             raise Open311Error(400, _("status is open or closed."))
-        open_states = [str(s) for s in OPEN_STATES]
+        open_states = OPEN_STATE_VALUES
         if statuses == {"open"}:
             query = query.where(ServiceRequest.state.in_(open_states))
         elif statuses == {"closed"}:
@@ -300,7 +294,7 @@ def create_request(fmt: str):
     if user.role != Role.APPLICANT:
         raise Open311Error(403, _("Only an applicant's api_key may create requests."))
     code = request.form.get("service_code", "")
-    found = _active_service(code) if code else None
+    found = catalogue.active_service(code) if code else None
     if found is None:
         raise Open311Error(400, _("service_code is missing or unknown."))
     attributes = {

@@ -11,6 +11,7 @@ from flask_login import current_user
 from portal.extensions import db
 from portal.models import Department, Service
 from portal.services import accounts
+from portal.services.catalogue import active_service
 
 bp = Blueprint("public", __name__, template_folder="templates")
 
@@ -52,9 +53,7 @@ def catalogue():
 
 @bp.get("/services/<code>")
 def service(code: str):
-    found = db.session.scalar(
-        sa.select(Service).where(Service.code == code, Service.active.is_(True))
-    )
+    found = active_service(code)
     if found is None:
         abort(404)
     return render_template("public/service.html", service=found)

@@ -20,12 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 
 import notifications
+from notifications.outbox import LANGUAGES
 from portal import lifecycle
 from portal.extensions import db
 from portal.models import (
+    ROLE_LABELS,
     ApprovalStep,
     Department,
     Role,
@@ -38,25 +41,14 @@ from portal.services import NotVisible, ServiceError
 from sla import clock, consent, deadlines, ladder
 
 DEFAULT_APPROVAL_DAYS = consent.DEFAULT_APPROVAL_DAYS
-ROLE_LABELS = {
-    "head": _l("Head of the department"),
-    "supervisor": _l("Supervisor (deputy akim)"),
-}
+# Who may be asked to sign off by role (any department's people by their department).
+APPROVER_ROLES = (Role.HEAD, Role.SUPERVISOR)
 OUTCOME_LABELS = {
     None: _l("waiting"),
     "approved": _l("approved"),
     "returned": _l("returned with a comment"),
     "silence_consent": _l("given by silence (no answer by the deadline)"),
     "cancelled": _l("no longer needed"),
-}
-# The same names for messages, which are rendered later in the recipient's language.
-ROLE_NAMES = {
-    "head": {"ru": "Руководитель отдела", "kk": "Бөлім басшысы", "en": "Head of the department"},
-    "supervisor": {
-        "ru": "Курирующий заместитель акима",
-        "kk": "Жетекші әкім орынбасары",
-        "en": "Supervisor (deputy akim)",
-    },
 }
 ANSWERED = ("approved", "returned", "silence_consent")
 
@@ -74,16 +66,22 @@ def stage_key(step: ApprovalStep | ServiceApprover) -> str:
     return f"department:{department_id}"
 
 
+def role_name(role: str, lang: str | None = None) -> str:
+    """A role's one label (models.ROLE_LABELS), in `lang` or the reader's language."""
+    label = ROLE_LABELS.get(role)
+    if label is None:
+        return role
+    with force_locale(lang or str(get_locale() or "ru")):
+        return str(label)
+
+
 def stage_label(key: str | None) -> str:
     """The name of a sign-off, in the current language: a role, or a department."""
     if not key:
         return ""
     kind, _, value = key.partition(":")
     if kind == "role":
-        try:
-            return str(ROLE_LABELS.get(value, value))
-        except RuntimeError:  # outside a request (jobs, CLI): the default language
-            return ROLE_NAMES.get(value, {}).get("ru", value)
+        return role_name(value)
     department = (
         db.session.get(Department, int(value))
         if value.isascii() and value.isdecimal() and int(value) <= 2**31 - 1
@@ -96,14 +94,14 @@ def stage_names(key: str) -> dict[str, str]:
     """A sign-off's name in every language (for messages rendered later)."""
     kind, _, value = key.partition(":")
     if kind == "role":
-        return ROLE_NAMES.get(value, {"ru": value, "kk": value, "en": value})
+        return {lang: role_name(value, lang) for lang in LANGUAGES}
     department = db.session.get(Department, int(value))
     return {lang: department.in_language("name", lang) for lang in ("ru", "kk", "en")}
 
 
 def approver_choices() -> list[tuple[str, str]]:
     """Every possible approver, as (key, label), for the admin's policy form."""
-    choices = [(f"role:{role}", str(label)) for role, label in ROLE_LABELS.items()]
+    choices = [(f"role:{role}", role_name(role)) for role in APPROVER_ROLES]
     for department in db.session.scalars(sa.select(Department).order_by(Department.id)):
         choices.append((f"department:{department.id}", department.name))
     return choices

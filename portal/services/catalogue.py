@@ -576,3 +576,15 @@ def recent_changes(limit: int = 20) -> list[CatalogueChange]:
             .limit(limit)
         )
     )
+
+
+def active_service(code: str) -> Service | None:
+    """The service offered under `code`, if it is offered now (retired ones are not)."""
+    return db.session.scalar(
+        sa.select(Service).where(Service.code == code, Service.active.is_(True))
+    )
+
+
+def service_by_code(code: str) -> Service | None:
+    """The service under `code`, offered or retired (queues still hold retired ones)."""
+    return db.session.scalar(sa.select(Service).where(Service.code == code))

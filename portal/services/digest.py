@@ -25,7 +25,7 @@ import sqlalchemy as sa
 import notifications
 from notifications.outbox import LANGUAGES
 from portal.extensions import db
-from portal.models import OPEN_STATES, Department, Escalation, Role, ServiceRequest, User
+from portal.models import OPEN_STATE_VALUES, Department, Escalation, Role, ServiceRequest, User
 from sla import clock, deadlines
 
 DIGEST_TIME = time(8, 30)
@@ -81,7 +81,7 @@ def department_digest(department: Department, day: date | None = None) -> Depart
     since = _local_midnight(previous_working_day(day))
     opened = sa.and_(
         ServiceRequest.department_id == department.id,
-        ServiceRequest.state.in_([str(s) for s in OPEN_STATES]),
+        ServiceRequest.state.in_(OPEN_STATE_VALUES),
     )
     due_today_filter = sa.and_(
         opened,

@@ -22,11 +22,11 @@ from portal.models import (
     User,
     UTCDateTime,
 )
+from portal.pagination import Page, paginate
 from portal.privacy import email_digest
 from portal.security import log_event
 from portal.services import ServiceError, accounts, onetime, passwords, sessions, tokens
 
-PAGE_SIZE = 50
 REASON_MAX = 200
 
 
@@ -37,8 +37,8 @@ class PeopleFilter:
     active: bool | None = None
 
 
-def listing(filters: PeopleFilter, page: int = 1) -> tuple[list[User], bool]:
-    """One page of people matching `filters`, by email; and whether more pages follow."""
+def listing(filters: PeopleFilter, page: int = 1) -> Page:
+    """One page of people matching `filters`, by email."""
     query = sa.select(User).order_by(User.email, User.id)
     if filters.text:
         # LIKE's own wildcards in what was typed are taken literally.
@@ -54,8 +54,7 @@ def listing(filters: PeopleFilter, page: int = 1) -> tuple[list[User], bool]:
         query = query.where(User.role == filters.role)
     if filters.active is not None:
         query = query.where(User.active.is_(filters.active))
-    rows = db.session.scalars(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
-    return list(rows[:PAGE_SIZE]), len(rows) > PAGE_SIZE
+    return paginate(query, page)
 
 
 def last_changes(users: list[User]) -> dict[int, AccountChange]:

@@ -14,7 +14,7 @@ from portal import lifecycle, limits, uploads
 from portal.extensions import db
 from portal.models import (
     ALL_FORMATS,
-    OPEN_STATES,
+    OPEN_STATE_VALUES,
     Applicants,
     Document,
     DocumentRequest,
@@ -201,7 +201,7 @@ def pick_assignee(department_id: int, exclude: int | None = None) -> User | None
         sa.select(sa.func.count(ServiceRequest.id))
         .where(
             ServiceRequest.assignee_id == User.id,
-            ServiceRequest.state.in_([str(s) for s in OPEN_STATES]),
+            ServiceRequest.state.in_(OPEN_STATE_VALUES),
         )
         .scalar_subquery()
     )
@@ -715,21 +715,6 @@ def colleagues(request: ServiceRequest) -> list[User]:
             .order_by(User.full_name)
         )
     )
-
-
-def queue(user: User, scope: str = "mine", include_closed: bool = False):
-    """The requests a caseworker works, soonest deadline first (paused ones last)."""
-    query = access.visible_requests(user)
-    if scope == "mine":
-        query = query.where(ServiceRequest.assignee_id == user.id)
-    if not include_closed:
-        query = query.where(ServiceRequest.state.in_([str(s) for s in OPEN_STATES]))
-    query = query.order_by(
-        ServiceRequest.paused_since.is_not(None),
-        ServiceRequest.due_at.asc(),
-        ServiceRequest.id,
-    )
-    return list(db.session.scalars(query))
 
 
 def my_requests(user: User):

@@ -152,13 +152,3 @@ def revoke_all(user: User, reason: str, keep_current: bool = False) -> int:
     count = result.rowcount or 0
     log_event("session.revoked", outcome="ended", reason=reason, user_id=user.id, count=count)
     return count
-
-
-def open_sessions(user: User) -> list[LoginSession]:
-    return list(
-        db.session.scalars(
-            sa.select(LoginSession)
-            .where(LoginSession.user_id == user.id, LoginSession.revoked_at.is_(None))
-            .order_by(LoginSession.last_seen_at.desc())
-        )
-    )

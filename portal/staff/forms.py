@@ -4,6 +4,7 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal import limits
+from portal.services import requests as request_service
 
 
 class ActForm(FlaskForm):
@@ -37,11 +38,17 @@ class ReassignForm(FlaskForm):
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
 
 
-class BulkReassignForm(FlaskForm):
+class BulkReassignForm(ReassignForm):
     """Several requests (ticked as `references`) to one employee, with one reason."""
 
-    assignee = SelectField(_l("New accountable employee"), coerce=int)
-    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
+
+def reassign_form(found, formdata=None) -> ReassignForm:
+    """The reassign form of one request: its department's other caseworkers to choose from."""
+    form = ReassignForm() if formdata else ReassignForm(formdata=None)
+    form.assignee.choices = [
+        (u.id, u.full_name) for u in request_service.colleagues(found) if u.id != found.assignee_id
+    ]
+    return form
 
 
 def _reason_choices():

@@ -7,18 +7,18 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal import exports
 from portal.auth.decorators import roles_required
-from portal.csvexport import csv_response, wants_csv
 from portal.downloads import send_document
 from portal.extensions import db
-from portal.lifecycle import STAFF_ACTIONS, is_allowed, state_label
-from portal.models import DocumentType
+from portal.lifecycle import STAFF_ACTIONS, is_allowed
+from portal.models import OPEN_STATE_VALUES, DocumentType
 from portal.queryargs import db_int
-from portal.services import ServiceError, access, approvals, boards
+from portal.services import ServiceError, access, approvals
 from portal.services import requests as request_service
-from portal.staff.forms import ActForm, ReassignForm, ask_form_for
-from portal.timefmt import sla_label
-from sla import deadlines
+from portal.services.boards import reports
+from portal.services.boards import staff as staff_boards
+from portal.staff.forms import ActForm, ask_form_for, reassign_form
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
 caseworkers = roles_required("staff", "head")
@@ -38,62 +38,25 @@ def department():
 
 def _queue_page(scope: str):
     """A queue with its filters (state, service, SLA state), by time left, a page at a time."""
-    args = request.args
-    filters = boards.QueueFilters(
-        state=args.get("state") if args.get("state") in boards.OPEN else None,
-        service_id=args.get("service", type=db_int),
-        sla=args.get("sla") if args.get("sla") in boards.SLA_FILTERS else None,
-        order="-time_left" if args.get("order") == "-time_left" else "time_left",
-        page=args.get("page", 1, type=db_int),
-    )
-    if wants_csv(args):
-        found = boards.staff_queue(current_user, scope, filters, everything=True)
-        return csv_response(
-            f"queue-{scope}.csv",
-            [
-                _("Reference"),
-                _("Service"),
-                _("Status"),
-                _("SLA"),
-                _("Accountable employee"),
-                _("Due"),
-                _("Working hours left"),
-            ],
-            (
-                (
-                    r.reference,
-                    r.service.title,
-                    state_label(r.state),
-                    sla_label(r.sla_state),
-                    r.assignee.full_name if r.assignee else None,
-                    r.due_at.isoformat() if r.due_at else None,
-                    None if r.paused_since else round(deadlines.working_seconds_left(r) / 3600, 1),
-                )
-                for r in found.rows
-            ),
-        )
+    filters = staff_boards.QueueFilters.from_args(request.args, db_int)
+    fmt = exports.requested_format(request.args)
+    if fmt:
+        found = staff_boards.staff_queue(current_user, scope, filters, everything_=True)
+        return exports.export(reports.queue_report(scope, found.rows), fmt)
     return render_template(
         "staff/queue.html",
-        found=boards.staff_queue(current_user, scope, filters),
+        found=staff_boards.staff_queue(current_user, scope, filters),
         requests=None,
         filters=filters,
         scope=scope,
-        states=boards.OPEN,
-        sla_states=boards.SLA_FILTERS,
-        services=boards.department_services(current_user.department_id),
+        states=OPEN_STATE_VALUES,
+        sla_states=staff_boards.SLA_FILTERS,
+        services=staff_boards.department_services(current_user.department_id),
     )
 
 
 def _document_types():
     return db.session.scalars(sa.select(DocumentType).order_by(DocumentType.id)).all()
-
-
-def _reassign_form(found, formdata=None):
-    form = ReassignForm() if formdata else ReassignForm(formdata=None)
-    form.assignee.choices = [
-        (u.id, u.full_name) for u in request_service.colleagues(found) if u.id != found.assignee_id
-    ]
-    return form
 
 
 def _status(error: ServiceError) -> int:
@@ -115,7 +78,7 @@ def render_detail(found, status=200, **forms):
         "document_types": _document_types(),
     }
     if context["may_reassign"] or "reassign_form" in forms:
-        context["reassign_form"] = forms.get("reassign_form") or _reassign_form(found)
+        context["reassign_form"] = forms.get("reassign_form") or reassign_form(found)
     return render_template("staff/detail.html", **context), status
 
 
@@ -180,7 +143,7 @@ def ask(reference: str):
 @roles_required("head")
 def reassign(reference: str):
     found = access.get_request(current_user, reference)
-    form = _reassign_form(found, formdata=True)
+    form = reassign_form(found, formdata=True)
     return _submit(
         found,
         form,

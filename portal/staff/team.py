@@ -6,10 +6,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal import exports
 from portal.auth.decorators import roles_required
-from portal.csvexport import csv_response, wants_csv
 from portal.queryargs import db_int
-from portal.services import ServiceError, access, boards, escalations
+from portal.services import ServiceError, access, escalations
+from portal.services.boards import cycles, reports
+from portal.services.boards import team as team_boards
 from portal.staff.forms import AcknowledgeForm, BulkReassignForm
 from portal.staff.routes import bp
 
@@ -22,7 +24,7 @@ def _head():
 def _bulk_form(formdata=None):
     form = BulkReassignForm() if formdata else BulkReassignForm(formdata=None)
     form.assignee.choices = [
-        (p.id, p.full_name) for p in boards.people(current_user.department_id) if p.active
+        (p.id, p.full_name) for p in team_boards.people(current_user.department_id) if p.active
     ]
     return form
 
@@ -30,12 +32,12 @@ def _bulk_form(formdata=None):
 def render_team(status=200, bulk_form=None, ack_form=None, failed_escalation=None):
     department_id = current_user.department_id
     person = request.args.get("person", type=db_int)
-    pending, pending_total = boards.pending_escalations(department_id)
+    pending, pending_total = team_boards.pending_escalations(department_id)
     return render_template(
         "staff/team.html",
-        rows=boards.team(department_id),
-        cycle=boards.current_cycle(),
-        open_requests=boards.department_open_requests(
+        report=reports.team_report(team_boards.team(department_id)),
+        cycle=cycles.current_cycle(),
+        open_requests=team_boards.department_open_requests(
             department_id, person, request.args.get("page", 1, type=db_int)
         ),
         person=person,
@@ -44,7 +46,7 @@ def render_team(status=200, bulk_form=None, ack_form=None, failed_escalation=Non
         failed_escalation=failed_escalation,
         pending=pending,
         pending_total=pending_total,
-        pending_counted=boards.PENDING_COUNTED,
+        pending_counted=team_boards.PENDING_COUNTED,
         reason_label=escalations.reason_label,
     ), status
 
@@ -53,24 +55,10 @@ def render_team(status=200, bulk_form=None, ack_form=None, failed_escalation=Non
 @roles_required("head")
 def team():
     _head()
-    if wants_csv(request.args):
-        return csv_response(
-            "team.csv",
-            [
-                _("Employee"),
-                _("Open"),
-                _("At risk"),
-                _("Overdue"),
-                _("Paused"),
-                _("Completed this cycle"),
-                _("Completed on time this cycle"),
-                _("On-time rate"),
-            ],
-            (
-                (r.name, r.open, r.at_risk, r.overdue, r.paused, r.completed, r.on_time)
-                + (r.on_time_percent,)
-                for r in boards.team(current_user.department_id)
-            ),
+    fmt = exports.requested_format(request.args)
+    if fmt:
+        return exports.export(
+            reports.team_report(team_boards.team(current_user.department_id)), fmt
         )
     return render_team()
 

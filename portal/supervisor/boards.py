@@ -9,13 +9,16 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.csvexport import csv_response, wants_csv
+from portal import exports
 from portal.extensions import db
 from portal.models import Department
 from portal.queryargs import db_int
-from portal.services import ServiceError, access, boards, escalations
+from portal.services import ServiceError, access, escalations
 from portal.services import requests as request_service
-from portal.staff.forms import ReassignForm
+from portal.services.boards import cycles as cycle_boards
+from portal.services.boards import figures, reports, staff, team
+from portal.services.boards import supervisor as supervisor_boards
+from portal.staff import forms as staff_forms
 from portal.supervisor.forms import VerdictForm
 from portal.supervisor.routes import bp, overseers
 from portal.timefmt import sla_label
@@ -38,7 +41,7 @@ def _departments():
 @overseers
 def breaches():
     args = request.args
-    filters = boards.BreachFilters(
+    filters = supervisor_boards.BreachFilters(
         department_id=args.get("department", type=db_int),
         service_id=args.get("service", type=db_int),
         person_id=args.get("person", type=db_int),
@@ -48,78 +51,32 @@ def breaches():
         pending=args.get("pending") == "1",
         page=args.get("page", 1, type=db_int),
     )
-    if wants_csv(args):
-        found = boards.breaches(current_user, filters, everything=True)
-        return csv_response(
-            "breaches.csv",
-            [
-                _("Reference"),
-                _("Department"),
-                _("Service"),
-                _("Accountable employee"),
-                _("Escalation"),
-                _("Fired"),
-                _("Deadline"),
-                _("Acknowledged"),
-                _("Acknowledged by"),
-                _("Reason"),
-                _("Note"),
-                _("Excused"),
-            ],
-            (
-                (
-                    e.request.reference,
-                    e.request.department.name,
-                    e.request.service.title,
-                    e.accountable.full_name if e.accountable else None,
-                    escalations.level_label(e.level),
-                    e.fired_at.isoformat(),
-                    e.due_at.isoformat(),
-                    e.acknowledged_at.isoformat() if e.acknowledged_at else None,
-                    e.acknowledged_by.full_name if e.acknowledged_by else None,
-                    escalations.reason_label(e.reason_code) if e.reason_code else None,
-                    e.note,
-                    _verdict(e.excused),
-                )
-                for e in found.rows
-            ),
-        )
+    fmt = exports.requested_format(args)
+    if fmt:
+        found = supervisor_boards.breaches(current_user, filters, everything_=True)
+        return exports.export(reports.breach_report(found.rows), fmt)
     return render_template(
         "supervisor/breaches.html",
-        found=boards.breaches(current_user, filters),
+        found=supervisor_boards.breaches(current_user, filters),
         filters=filters,
         departments=_departments(),
-        services=boards.department_services(filters.department_id),
-        people=boards.people(filters.department_id),
+        services=staff.department_services(filters.department_id),
+        people=team.people(filters.department_id),
         levels=escalations.LEVELS,
     )
-
-
-def _verdict(excused: bool | None) -> str:
-    if excused is None:
-        return _("not decided")
-    return _("yes") if excused else _("no")
-
-
-def _reassign_form(found, formdata=None):
-    form = ReassignForm() if formdata else ReassignForm(formdata=None)
-    form.assignee.choices = [
-        (u.id, u.full_name) for u in request_service.colleagues(found) if u.id != found.assignee_id
-    ]
-    return form
 
 
 def render_case(found, status=200, verdict_form=None, failed=None, reassign_form=None):
     return render_template(
         "supervisor/case.html",
         req=found,
-        history=boards.escalation_history(found),
+        history=supervisor_boards.escalation_history(found),
         verdict_form=verdict_form or VerdictForm(formdata=None),
         failed=failed,
         reassign_form=reassign_form
-        or (_reassign_form(found) if access.can_reassign(current_user, found) else None),
+        or (staff_forms.reassign_form(found) if access.can_reassign(current_user, found) else None),
         may_reassign=found.is_open and access.can_reassign(current_user, found),
-        verdict=_verdict,
+        verdict=reports.verdict_label,
     ), status
 
 
@@ -154,7 +111,7 @@ def reassign(reference: str):
     found = access.get_request(current_user, reference)
     if not access.can_reassign(current_user, found):
         abort(403)
-    form = _reassign_form(found, formdata=True)
+    form = staff_forms.reassign_form(found, formdata=True)
     if form.validate_on_submit():
         try:
             request_service.reassign(current_user, reference, form.assignee.data, form.reason.data)
@@ -169,38 +126,10 @@ def reassign(reference: str):
 @bp.get("/trends")
 @overseers
 def trends():
-    found = boards.trends()
-    if wants_csv(request.args):
-        rows = []
-        for week in found["weeks"]:
-            rows.append((_("week"), week.label, week.completed, week.on_time_percent, None))
-        for figures in found["departments"]:
-            rows.append(
-                (
-                    _("department"),
-                    figures.label,
-                    figures.completed,
-                    figures.on_time_percent,
-                    figures.median_days,
-                )
-            )
-        for figures in found["services"]:
-            rows.append(
-                (
-                    _("service"),
-                    figures.label,
-                    figures.completed,
-                    figures.on_time_percent,
-                    figures.median_days,
-                )
-            )
-        for stage, days, count in found["approvals"]:
-            rows.append((_("approval stage"), stage, count, None, days))
-        return csv_response(
-            "trends.csv",
-            [_("Kind"), _("Name"), _("Completed"), _("On-time rate"), _("Days (median)")],
-            rows,
-        )
+    found = figures.trends()
+    fmt = exports.requested_format(request.args)
+    if fmt:
+        return exports.export(reports.trends_report(found), fmt)
     charts = {
         "weeks": [(w.label, w.on_time_percent) for w in found["weeks"]],
         "departments": [(f.label, f.on_time_percent) for f in found["departments"]],
@@ -213,54 +142,14 @@ def trends():
 @bp.get("/cycles")
 @overseers
 def cycles():
-    available = boards.cycles()
+    available = cycle_boards.cycles()
     number = request.args.get("cycle", available[0].number, type=db_int)
     if number < 1 or number > available[0].number:
         abort(404)
-    report = boards.cycle_report(number)
-    if wants_csv(request.args):
-        rows = [
-            (
-                _("employee"),
-                f.label,
-                f.extra.get("department"),
-                f.completed,
-                f.on_time_percent,
-                f.median_days,
-                f.excused,
-                f.not_excused,
-                f.undecided,
-            )
-            for f in report["people"]
-        ] + [
-            (
-                _("department"),
-                f.label,
-                f.label,
-                f.completed,
-                f.on_time_percent,
-                f.median_days,
-                f.excused,
-                f.not_excused,
-                f.undecided,
-            )
-            for f in report["departments"]
-        ]
-        return csv_response(
-            f"cycle-{number}.csv",
-            [
-                _("Kind"),
-                _("Name"),
-                _("Department"),
-                _("Completed"),
-                _("On-time rate"),
-                _("Working days (median)"),
-                _("Breaches excused"),
-                _("Breaches not excused"),
-                _("Breaches without a verdict"),
-            ],
-            rows,
-        )
+    report = figures.cycle_report(number)
+    fmt = exports.requested_format(request.args)
+    if fmt:
+        return exports.export(reports.cycle_report(report), fmt)
     return render_template(
         "supervisor/cycles.html", report=report, cycles=available, sla_label=sla_label
     )

@@ -10,14 +10,13 @@ from portal.auth.decorators import roles_required
 from portal.downloads import send_document
 from portal.extensions import db
 from portal.models import Department, ServiceRequest
+from portal.pagination import paginate
 from portal.queryargs import db_int
 from portal.services import access
 from portal.services import requests as request_service
 
 bp = Blueprint("supervisor", __name__, url_prefix="/supervisor", template_folder="templates")
 overseers = roles_required("supervisor", "admin")
-
-PAGE_SIZE = 50
 
 
 @bp.get("/requests")
@@ -28,21 +27,15 @@ def requests():
     query = access.visible_requests(current_user)
     if department_id:
         query = query.where(ServiceRequest.department_id == department_id)
-    page = max(request.args.get("page", 1, type=db_int), 1)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = db.session.scalars(
-        query.order_by(ServiceRequest.submitted_at.desc(), ServiceRequest.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
+    found = paginate(
+        query.order_by(ServiceRequest.submitted_at.desc(), ServiceRequest.id.desc()),
+        request.args.get("page", 1, type=db_int),
+    )
     return render_template(
         "supervisor/requests.html",
-        requests=rows,
+        found=found,
         departments=departments,
         department_id=department_id,
-        page=page,
-        pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1),
-        total=total,
     )
 
 

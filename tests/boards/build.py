@@ -7,6 +7,8 @@ import io
 import itertools
 from datetime import datetime, timedelta
 
+from openpyxl import load_workbook
+
 from portal.extensions import db
 from portal.models import Escalation, ServiceRequest
 from tests.factories import ALMATY, almaty  # noqa: F401  (the boards stories import it here)
@@ -80,8 +82,21 @@ def escalate(request, level="head", fired=None, excused=None, acknowledged_by=No
 
 
 def read_csv(response) -> list[list[str]]:
+    """A CSV download as a Russian or Kazakh Excel reads it: `;` between cells, a BOM."""
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     body = response.get_data()
     assert body.startswith("\ufeff".encode()), "no byte-order mark for Excel"
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def read_xlsx(response) -> list[list]:
+    """An XLSX download's first sheet, cell values as a spreadsheet holds them."""
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == XLSX
+    assert response.headers["Content-Disposition"].endswith('.xlsx"')
+    book = load_workbook(io.BytesIO(response.get_data()))
+    return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]

@@ -89,7 +89,7 @@ def test_head_sees_each_persons_load_and_this_cycles_results(make, client, trave
     build.add(service, bolat, state="withdrawn", sla="met", decided=almaty(2026, 10, 5, 12))
     travel(NOW)
 
-    rows = {r.name: r for r in boards.team(service.department_id)}
+    rows = {r.name: r for r in boards.team.team(service.department_id)}
     a = rows["Aigerim Nurlanova"]
     assert (a.open, a.at_risk, a.overdue, a.paused) == (4, 1, 2, 1)
     assert (a.completed, a.on_time, a.on_time_percent) == (3, 2, 66.7)

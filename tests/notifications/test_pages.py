@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from notifications import relay
 from portal.extensions import db
 from portal.models import Role, User
+from tests.boards.build import read_csv, read_xlsx
 from tests.conftest import csrf_token
 from tests.helpers import main, text
 from tests.notifications.conftest import outbox_rows, queued_relays
@@ -124,12 +125,18 @@ def test_the_inbox_lists_notices_in_the_readers_language_and_marks_them_read(off
 # --- the admin's outbox -----------------------------------------------------------------------
 
 
-def test_admin_filters_the_outbox_by_status_channel_and_template(app, office, make, login, smtp):
+def _admin_with_dead_letters(office, make, login, smtp, lang: str):
+    """An admin, in `lang`, looking at an outbox where the applicant's two emails bounced."""
     smtp.refuse(office.applicant.email, "550 5.1.1 No such user")
     office.submit()
     relay.deliver_due()
     client = login(make.overseer(Role.ADMIN))
-    client.get("/lang/en")
+    client.get(f"/lang/{lang}")
+    return client
+
+
+def test_admin_filters_the_outbox_by_status_channel_and_template(app, office, make, login, smtp):
+    client = _admin_with_dead_letters(office, make, login, smtp, "en")
 
     everything = main(client.get("/admin/outbox"))
     assert everything.count("<tr>") == 1 + 6
@@ -142,6 +149,18 @@ def test_admin_filters_the_outbox_by_status_channel_and_template(app, office, ma
     assert "Aigerim Bekova" in in_app
     nonsense = client.get("/admin/outbox?status=nonsense")
     assert main(nonsense).count("<tr>") == 1 + 6  # an unknown filter value is no filter
+
+
+def test_admin_downloads_the_filtered_outbox_as_excel_and_csv(app, office, make, login, smtp):
+    client = _admin_with_dead_letters(office, make, login, smtp, "ru")
+
+    sheet = read_xlsx(client.get("/admin/outbox?status=dead&format=xlsx"))
+    assert sheet[0][:3] == ["#", "Создано", "Получатель"], sheet[0]
+    assert len(sheet) == 1 + 2 and {r[6] for r in sheet[1:]} == {"dead"}
+    assert all(isinstance(r[0], int) for r in sheet[1:])
+    assert any("550" in (r[-1] or "") for r in sheet[1:])
+    rows = read_csv(client.get("/admin/outbox?status=dead&format=csv"))
+    assert rows[0] == sheet[0] and len(rows) == len(sheet)
 
 
 def test_admin_retries_a_dead_message_and_it_goes_out(app, office, make, login, smtp):

@@ -202,6 +202,15 @@ def test_office_hours_are_half_open_and_only_on_working_days() -> None:
     assert KZ.is_office_hours(datetime(2026, 4, 2, 4, tzinfo=UTC))  # 09:00 in Almaty
 
 
+def test_a_working_day_is_as_long_as_the_office_is_open() -> None:
+    assert WorkingCalendar().office_seconds_per_day == 9 * 3600
+    short = WorkingCalendar(opens=time(9, 30), closes=time(13))
+    assert short.office_seconds_per_day == 3 * 3600 + 1800
+    monday = date(2026, 11, 30)
+    opened, closed = short.office_open_at(monday), short.office_close_at(monday)
+    assert short.working_seconds_between(opened, closed) == short.office_seconds_per_day
+
+
 def test_next_office_moment_waits_for_the_next_opening() -> None:
     inside = almaty(2026, 4, 2, 12, 30)
     assert KZ.next_office_moment(inside) == inside
