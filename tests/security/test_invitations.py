@@ -79,7 +79,7 @@ def test_an_admin_invites_a_staff_member_who_sets_their_own_password(app, client
     # The admin sees when they last signed in, and the history.
     page = text(client.get(f"/admin/people/{person.id}"))
     assert "sent, not accepted yet" not in page
-    assert "invited as staff" in page
+    assert "invited as Specialist" in page
     assert "never" not in page.split("Last sign-in", 1)[1][:80]
 
 
