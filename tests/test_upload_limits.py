@@ -19,7 +19,7 @@ from portal import limits
 from portal.api import schemas
 from portal.applicant.forms import WithdrawForm, submit_form_for
 from portal.extensions import db
-from portal.models import Role, User
+from portal.models import BusinessMember, MemberRole, MemberStatus, Role, User
 from portal.services import tokens
 from tests.conftest import csrf_token
 from tests.helpers import counts, sign_in, stored_files, text
@@ -180,6 +180,16 @@ def test_business_quota_counts_every_member(app, client, office):
         business_id=office.applicant.business_id,
     )
     db.session.add(accountant)
+    db.session.flush()
+    # An active member of the same business (accepted by its owner).
+    db.session.add(
+        BusinessMember(
+            business_id=accountant.business_id,
+            user_id=accountant.id,
+            role=MemberRole.ACCOUNTANT,
+            status=MemberStatus.ACTIVE,
+        )
+    )
     db.session.commit()
     _token, accountant_secret = tokens.create(accountant, "limits")
     assert api_submit(client, office, data=padded_pdf(600 * KB)).status_code == 201
