@@ -425,7 +425,8 @@ def write_history(app, n: int) -> tuple[list[Planned], int]:
     from werkzeug.datastructures import FileStorage
 
     from portal.extensions import db
-    from portal.models import Department, DocumentType, Role, Service, User
+    from portal.models import Business, Department, DocumentType, Role, Service, User
+    from portal.services import businesses
     from portal.services import requests as request_service
     from portal.services.requests import Upload
     from sla import clock
@@ -500,6 +501,12 @@ def write_history(app, n: int) -> tuple[list[Planned], int]:
                 for k in range(max(n // 10, 1))
             ]
             db.session.add_all([supervisor, *applicants])
+            for k, person in enumerate(applicants):
+                # Each applicant owns a business of their own, as a registration makes.
+                person.business = Business(
+                    kind="company", identifier=f"98{k:010d}", name=f"Firm {k}"
+                )
+                businesses.make_owner(person, person.business)
             db.session.commit()
         supervisor_id, document_id = supervisor.id, document.id
         users = {u.id: u for u in db.session.scalars(sa.select(User))}

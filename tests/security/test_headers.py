@@ -102,6 +102,8 @@ def test_secure_cookie_unless_debugging_testing_or_plain_http(app, settings, sec
     assert built.config["SESSION_COOKIE_HTTPONLY"] is True
     expected_name = "__Host-moldir" if secure else "session"
     assert built.config["SESSION_COOKIE_NAME"] == expected_name
+    with built.app_context():
+        db.engine.dispose()  # its pool's connections closed here, not by the garbage collector
 
 
 def test_secure_cookie_is_set_over_tls_in_production(app, make):
