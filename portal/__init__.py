@@ -117,6 +117,7 @@ def register_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.admin import catalogue as _admin_catalogue  # noqa: F401  (its routes on admin's bp)
     from portal.admin.routes import bp as admin_bp
     from portal.api.docs import bp as api_docs_bp
     from portal.api.routes import bp as api_bp

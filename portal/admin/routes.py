@@ -548,6 +548,3 @@ def enable_command(email: str):
     except ServiceError as error:
         raise click.ClickException(str(error.message)) from error
     click.echo(f"{email.strip().lower()}: enabled")
-
-
-from portal.admin import catalogue as _catalogue  # noqa: E402,F401  (its routes and commands)
